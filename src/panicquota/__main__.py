@@ -1,0 +1,5 @@
+"""``python -m panicquota``."""
+
+from panicquota.cli import main
+
+raise SystemExit(main())

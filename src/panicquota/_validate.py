@@ -1,0 +1,22 @@
+"""Argument checks shared by the policy, the breaker and the configuration."""
+
+from __future__ import annotations
+
+import math
+
+from panicquota.errors import InvalidArgumentError, InvalidTypeError
+
+
+def require_number(name: str, value: object, *, accepted: str = "a finite number >= 0") -> float:
+    """Return *value* if it is a finite, non-negative real number, else raise.
+
+    Raises:
+        InvalidTypeError: *value* is not an ``int`` or ``float`` (``bool`` is refused
+            too: ``True`` minutes is always a bug).
+        InvalidArgumentError: *value* is negative, NaN or infinite.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidTypeError(f"{name} must be {accepted}, got {type(value).__name__} {value!r}")
+    if not (0 <= value < math.inf):  # also false for NaN
+        raise InvalidArgumentError(f"{name} must be {accepted}, got {value!r}")
+    return value

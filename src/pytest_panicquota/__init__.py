@@ -1,0 +1,1 @@
+"""pytest_panicquota: fixtures, checks and certification for panicquota users."""
