@@ -9,7 +9,15 @@ from typing import Any, Final
 from panicquota.stakes import Stakes
 from panicquota.tiers import MODE_BY_TIER, PanicMode, Thresholds
 
-__all__ = ["META_KEYS", "Decision", "DecisionMeta", "TierProfile", "with_meta"]
+__all__ = [
+    "META_KEYS",
+    "Decision",
+    "DecisionMeta",
+    "ExtendedMeta",
+    "FrozenMeta",
+    "TierProfile",
+    "with_meta",
+]
 
 #: The keys every decision's metadata has, in iteration order.
 META_KEYS: Final = (
@@ -150,7 +158,47 @@ class FrozenMeta(Mapping[str, Any]):
         return f"FrozenMeta({self._items!r})"
 
 
-def with_meta(decision: Decision, **extra: Any) -> Decision:
-    """Return *decision* with *extra* items added to (or replacing items of) its metadata."""
+class ExtendedMeta(Mapping[str, Any]):
+    """Decision metadata with extra items laid over a base mapping, read lazily.
+
+    Built by :func:`with_meta` on a hot path (the breaker adds ``source`` to
+    every decision), so it copies nothing: reads try the extras, then the base.
+    """
+
+    __slots__ = ("_base", "_extra")
+
+    def __init__(self, base: Mapping[str, Any], extra: Mapping[str, Any]) -> None:
+        self._base = base
+        self._extra = extra
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._extra:
+            return self._extra[key]
+        return self._base[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._base
+        for key in self._extra:
+            if key not in self._base:
+                yield key
+
+    def __len__(self) -> int:
+        return len(self._base) + sum(1 for key in self._extra if key not in self._base)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self.items()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMeta, (dict(self),))
+
+    def __repr__(self) -> str:
+        return f"ExtendedMeta({dict(self)!r})"
+
+
+def with_meta(decision: Decision, extra: Mapping[str, Any]) -> Decision:
+    """Return *decision* with *extra* items added to (or replacing items of) its metadata.
+
+    *extra* is not copied: pass a mapping nobody will change.
+    """
     ttl, mode, meta = decision
-    return (ttl, mode, FrozenMeta({**meta, **extra}))
+    return (ttl, mode, ExtendedMeta(meta, extra))

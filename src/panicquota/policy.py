@@ -72,7 +72,7 @@ class AdaptivePanicQuota:
         self._thresholds: Mapping[Stakes, Thresholds] = MappingProxyType(
             coerce_thresholds(thresholds)
         )
-        self._ttls = DEFAULT_TTLS if ttls is None else TierTTLs.coerce(ttls)  # type: ignore[arg-type]
+        self._ttls = DEFAULT_TTLS if ttls is None else TierTTLs.coerce(ttls)
         self._importance = importance if importance is not None else MatchImportance(rules)
         # Everything that does not depend on the call's arguments, computed once:
         # per stakes, the tier boundaries and a (ttl, mode, profile) row per tier.
