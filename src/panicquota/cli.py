@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from panicquota.errors import PanicquotaError
 
@@ -16,9 +17,16 @@ __all__ = ["main", "run"]
 COMMAND_MODULES = ("panicquota._cli_policy",)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line that says where to look next."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every sub-command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="panicquota",
         description="Adaptive cache TTLs during volatility panics.",
     )

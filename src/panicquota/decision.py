@@ -87,7 +87,7 @@ class DecisionMeta(Mapping[str, Any]):
         if key == "stakes":
             return profile.stakes
         if key == "panic_duration_minutes":
-            return round(self._duration, 1)
+            return round(float(self._duration), 1)
         if key == "thresholds":
             return profile.thresholds
         if key == "alert":
