@@ -1,0 +1,46 @@
+"""`import panicquota` needs only the standard library."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+PROBE = r"""
+import json, sys
+before = set(sys.modules)
+import panicquota
+from panicquota import AdaptivePanicQuota
+AdaptivePanicQuota().calculate_ttl_strategy(60, 35.0, {"league": "Ligue 1"})
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def test_import_loads_only_the_standard_library() -> None:
+    """Importing and using the policy loads no third-party module."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(result.stdout)
+    top_level = {name.partition(".")[0] for name in loaded}
+    third_party = sorted(top_level - set(sys.stdlib_module_names) - {"panicquota"})
+    assert third_party == []
+    assert "panicquota.breaker" not in loaded
+
+
+def test_breakers_are_exported_lazily() -> None:
+    """The breakers are reachable from the package but not imported until asked for."""
+    import panicquota
+
+    assert "VIXCircuitBreaker" in panicquota.__all__
+    assert "VIXCircuitBreaker" in dir(panicquota)
+
+
+def test_unknown_attribute() -> None:
+    """An unknown attribute raises the usual AttributeError."""
+    import panicquota
+
+    with pytest.raises(AttributeError, match=r"^module 'panicquota' has no attribute 'Nope'$"):
+        panicquota.Nope  # type: ignore[attr-defined]  # noqa: B018
