@@ -65,7 +65,9 @@ def _seconds(text: str) -> float:
 
 
 def _policy(args: argparse.Namespace) -> AdaptivePanicQuota:
-    return AdaptivePanicQuota() if args.config is None else AdaptivePanicQuota.from_toml(args.config)
+    if args.config is None:
+        return AdaptivePanicQuota()
+    return AdaptivePanicQuota.from_toml(args.config)
 
 
 def _jsonable(value: Any) -> Any:
