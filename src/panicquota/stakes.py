@@ -130,7 +130,8 @@ def context_key(context: Context) -> ContextKey:
     """
     if type(context) is str or context is None:
         return context
-    if isinstance(context, Mapping):
+    # type() before isinstance(): an ABC check costs more than the whole look-up.
+    if type(context) is dict or isinstance(context, Mapping):
         get = context.get
         return (get("league"), get("competition"), get("tournament"), get("event"))
     if isinstance(context, str):
