@@ -1,0 +1,147 @@
+"""The breaker's keys in Redis and the Lua scripts that change them atomically.
+
+Every key starts with the breaker's prefix, so a hash-tagged prefix such as
+``{vix:panic}`` puts them all in one Redis Cluster slot, which multi-key
+scripts require:
+
+``<prefix>:start_ts``
+    The panic start, epoch seconds as text (``"1764201600.250000"``); absent
+    outside a panic.
+``<prefix>:activation``
+    A counter bumped each time a panic starts or resumes; it tells one
+    activation's tier transitions from the next one's.
+``<prefix>:ended``
+    The episode-end marker ``"<start_ts>|<ended_at>"`` a reset leaves behind,
+    so a start lost to a restart or an eviction (no marker) is restored while
+    a real reset is respected, and a panic back within the grace window
+    resumes its episode.
+``<prefix>:transition:<start_ts>:<activation>:<stakes>:<tier>``
+    Set-if-absent markers that elect the one worker delivering a transition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["DEDUP", "READ", "REPAIR", "RESET", "TRIP", "Keys"]
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The Redis keys of one breaker, all under its prefix."""
+
+    prefix: str
+
+    @property
+    def start(self) -> str:
+        """The key holding the panic start."""
+        return f"{self.prefix}:start_ts"
+
+    @property
+    def activation(self) -> str:
+        """The key counting activations."""
+        return f"{self.prefix}:activation"
+
+    @property
+    def ended(self) -> str:
+        """The key holding the episode-end marker."""
+        return f"{self.prefix}:ended"
+
+    def transition(self, start: str, activation: str, stakes: str, tier: int) -> str:
+        """Return the key that elects the worker delivering one transition."""
+        return f"{self.prefix}:transition:{start}:{activation}:{stakes}:{tier}"
+
+
+#: Read the state; write a known start back if the key vanished with no reset
+#: marker naming it (restart without persistence, eviction); return TIME too so
+#: the Redis time mode costs no extra round trip.
+#: KEYS: start, activation, ended. ARGV: known start ("" if none), known activation.
+READ: Final = """
+local start = redis.call('GET', KEYS[1])
+local activation = redis.call('GET', KEYS[2])
+local ended = redis.call('GET', KEYS[3])
+local restored = 0
+if not start and ARGV[1] ~= '' then
+  local marked = ended and string.match(ended, '^([^|]*)|')
+  if marked ~= ARGV[1] then
+    redis.call('SET', KEYS[1], ARGV[1])
+    if not activation then
+      redis.call('SET', KEYS[2], ARGV[2])
+      activation = ARGV[2]
+    end
+    start = ARGV[1]
+    restored = 1
+  end
+end
+local t = redis.call('TIME')
+return {start or false, activation or false, restored, t[1], t[2]}
+"""
+
+#: Start a panic if none is on (first writer wins); resume the ended episode if
+#: it ended at most the grace window ago.
+#: KEYS: start, activation, ended. ARGV: now ("" = the server's TIME), grace seconds.
+#: Returns {start, activation, started (0/1), resumed (0/1), TIME seconds, TIME microseconds}.
+TRIP: Final = """
+local t = redis.call('TIME')
+local start = redis.call('GET', KEYS[1])
+if start then
+  return {start, redis.call('GET', KEYS[2]) or false, 0, 0, t[1], t[2]}
+end
+local now = ARGV[1]
+if now == '' then
+  now = string.format('%d.%06d', tonumber(t[1]), tonumber(t[2]))
+end
+start = now
+local resumed = 0
+local ended = redis.call('GET', KEYS[3])
+if ended then
+  local s, e = string.match(ended, '^([^|]*)|(.*)$')
+  local ended_at = tonumber(e)
+  if s and tonumber(s) and ended_at and tonumber(now) - ended_at <= tonumber(ARGV[2]) then
+    start = s
+    resumed = 1
+  end
+end
+redis.call('SET', KEYS[1], start)
+local activation = (tonumber(redis.call('GET', KEYS[2])) or 0) + 1
+redis.call('SET', KEYS[2], activation)
+return {start, tostring(activation), 1, resumed, t[1], t[2]}
+"""
+
+#: End the panic only if it is still the episode the caller means
+#: (compare-and-delete), and leave the end marker.
+#: KEYS: start, ended. ARGV: expected start, now ("" = the server's TIME), marker TTL seconds.
+RESET: Final = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+local now = ARGV[2]
+if now == '' then
+  local t = redis.call('TIME')
+  now = string.format('%d.%06d', tonumber(t[1]), tonumber(t[2]))
+end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[1] .. '|' .. now, 'EX', ARGV[3])
+return 1
+"""
+
+#: Replace a corrupt start, only if it still holds the corrupt value.
+#: KEYS: start. ARGV: corrupt value, replacement.
+REPAIR: Final = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+"""
+
+#: Set each key if absent; return 1 for each key this call set.
+#: KEYS: the transition keys. ARGV: TTL seconds.
+DEDUP: Final = """
+local won = {}
+for i, key in ipairs(KEYS) do
+  won[i] = redis.call('SET', key, '1', 'NX', 'EX', ARGV[1]) and 1 or 0
+end
+return won
+"""

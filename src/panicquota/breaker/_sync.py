@@ -1,0 +1,320 @@
+"""VIXCircuitBreaker: the panic state shared through Redis, for threaded code."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Self
+
+from redis.exceptions import RedisError
+
+from panicquota._validate import require_number
+from panicquota.breaker import _scripts
+from panicquota.breaker._core import BreakerCore, Flow, Listener, logger
+from panicquota.breaker._types import StoreUnavailableError, TierTransition, TimeSource
+from panicquota.clock import Clock
+from panicquota.decision import Decision
+from panicquota.policy import AdaptivePanicQuota
+from panicquota.stakes import Context
+
+if TYPE_CHECKING:
+    from panicquota.breaker._metrics import BreakerMetrics
+
+__all__ = ["VIXCircuitBreaker"]
+
+#: What a store call may raise: redis-py wraps socket errors, but a client
+#: built on another transport may not.
+STORE_ERRORS = (RedisError, OSError)
+
+SCRIPTS = {
+    "read": _scripts.READ,
+    "trip": _scripts.TRIP,
+    "reset": _scripts.RESET,
+    "repair": _scripts.REPAIR,
+    "dedup": _scripts.DEDUP,
+}
+
+
+class VIXCircuitBreaker:
+    """Decide cache TTLs from a panic whose start every worker reads from Redis.
+
+    The panic start lives at ``<key_prefix>:start_ts`` (epoch seconds); every
+    worker and host that reads it computes the same duration and so, through
+    the policy, the same TTL. On Redis Cluster pass a hash-tagged prefix such
+    as ``"{vix:panic}"``: the scripts touch several keys, all under the
+    prefix, and need them in one slot.
+
+    :meth:`get_ttl` pays no Redis round trip per call: it decides from a local
+    snapshot of the state that is at most *max_staleness* seconds old. The
+    default, 1 s, is far below the tier thresholds (15 minutes at the least),
+    so the staleness only delays how fast a trip or a reset reaches a worker,
+    by at most a second; the duration itself is computed from the shared
+    start and the clock at every call, so workers deciding at the same instant
+    from the same start agree exactly. One read per second per process is
+    nothing for Redis.
+
+    When Redis is down or slow, no call raises into the request path: the
+    breaker serves the last state it read (``meta["source"]`` is ``STALE``),
+    logs once per outage, retries at most every 2 s (on its own clock), and
+    recovers by itself. Build the client with short socket timeouts and no
+    retries (:func:`panicquota.breaker.connect` does) so the one call per retry
+    interval that meets the outage does not block for long. A worker that never
+    read any state while Redis is down serves the fail-safe: no panic
+    (``normal_ttl``), or *fail_safe_ttl* if given (``meta["source"]`` is
+    ``FAIL_SAFE``). Turning caching off for every request because Redis is
+    unreachable would put the whole load on the upstream at the moment the
+    infrastructure is already failing, so the default assumes no panic.
+
+    Args:
+        redis: a redis-py compatible client (redis-py, valkey-py, fakeredis).
+        quota: the policy (default: ``AdaptivePanicQuota()``).
+        key_prefix: the prefix of every key the breaker uses.
+        clock: a callable returning epoch seconds (default: the system clock);
+            staleness, backoff and the calm period are measured on it.
+        time_source: ``"local"`` (the clock) or ``"redis"``: the server's
+            ``TIME``, through an offset measured at each read, so hosts with
+            skewed clocks agree at no extra round trip.
+        max_staleness: how old, in seconds, the known state may be; ``0``
+            reads Redis on every call.
+        trip_level: a reading at or above it starts a panic.
+        reset_level: readings below it for *calm_seconds* end the panic.
+        calm_seconds: how long readings must stay below *reset_level*.
+        grace_seconds: a panic back within this long after a reset resumes
+            its episode (same start) instead of restarting at tier 1.
+        fail_safe_ttl: the TTL cap served when no state is known and Redis is
+            down (default: none, the normal TTL).
+        max_clock_skew: a start at most this many seconds in the future is
+            accepted as "just started" (flagged ``meta["clamped"]``); a later
+            one is treated as corrupt and repaired.
+        on_transition: a first listener (see :meth:`add_listener`).
+        metrics: a :class:`~panicquota.breaker.BreakerMetrics` to record into.
+
+    Raises:
+        InvalidArgumentError: a negative or non-finite number, an empty prefix
+            or an unknown time source.
+        InvalidTypeError: an argument of the wrong type.
+        ConfigError: *reset_level* not below *trip_level*.
+    """
+
+    def __init__(
+        self,
+        redis: Any,
+        quota: AdaptivePanicQuota | None = None,
+        *,
+        key_prefix: str = "vix:panic",
+        clock: Clock | None = None,
+        time_source: TimeSource | str = TimeSource.LOCAL,
+        max_staleness: float = 1.0,
+        trip_level: float = 30.0,
+        reset_level: float = 20.0,
+        calm_seconds: float = 60.0,
+        grace_seconds: float = 300.0,
+        fail_safe_ttl: float | None = None,
+        max_clock_skew: float = 60.0,
+        on_transition: Listener | None = None,
+        metrics: BreakerMetrics | None = None,
+    ) -> None:
+        self._core = BreakerCore(
+            quota,
+            key_prefix=key_prefix,
+            clock=clock,
+            time_source=time_source,
+            max_staleness=max_staleness,
+            trip_level=trip_level,
+            reset_level=reset_level,
+            calm_seconds=calm_seconds,
+            grace_seconds=grace_seconds,
+            fail_safe_ttl=fail_safe_ttl,
+            max_clock_skew=max_clock_skew,
+            on_transition=on_transition,
+            metrics=metrics,
+        )
+        self._redis = redis
+        self._scripts = {name: redis.register_script(src) for name, src in SCRIPTS.items()}
+        self._lock = threading.Lock()
+        self._owns_client = False
+
+    @classmethod
+    def from_url(cls, url: str, quota: AdaptivePanicQuota | None = None, **options: Any) -> Self:
+        """Return a breaker over a client made by :func:`connect`, closed by :meth:`close`."""
+        from panicquota.breaker._client import connect
+
+        breaker = cls(connect(url), quota, **options)
+        breaker._owns_client = True
+        return breaker
+
+    @property
+    def key_prefix(self) -> str:
+        """The prefix of every key this breaker uses."""
+        return self._core.keys.prefix
+
+    @property
+    def quota(self) -> AdaptivePanicQuota:
+        """The policy the breaker asks."""
+        return self._core.quota
+
+    def get_ttl(self, normal_ttl: float, context: Context = None) -> Decision:
+        """Return the policy's decision for now: ``(ttl, mode, meta)``.
+
+        ``meta`` has the policy's keys plus ``source`` (a :class:`StateSource`),
+        ``panic_start_ts`` and ``clamped`` (the start was slightly in the
+        future). Never raises because of Redis.
+
+        Raises:
+            InvalidArgumentError: a negative, NaN or infinite *normal_ttl*.
+            InvalidTypeError: an argument of the wrong type.
+        """
+        core = self._core
+        local = core.clock()
+        snap = core.snapshot
+        if 0.0 <= local - snap.read_at <= core.max_staleness:
+            return core.decide(snap, local, normal_ttl, context, snap.cached)
+        # Once some state is known, a thread that finds another one reading
+        # Redis serves the known state instead of queueing behind a slow call.
+        if not self._lock.acquire(blocking=not snap.known):
+            return core.decide(snap, local, normal_ttl, context, snap.stale)
+        try:
+            if core.is_fresh(local):  # another thread read it meanwhile
+                snap = core.snapshot
+                return core.decide(snap, local, normal_ttl, context, snap.cached)
+            if not core.in_backoff(local) and self._attempt(core.refresh_flow(local), local):
+                snap = core.snapshot
+                return core.decide(snap, local, normal_ttl, context, snap.fresh)
+        finally:
+            self._lock.release()
+        snap = core.snapshot
+        if not snap.known:
+            return core.fail_safe(normal_ttl, context)
+        return core.decide(snap, local, normal_ttl, context, snap.stale)
+
+    def panic_duration_minutes(self) -> float | None:
+        """Return how long the panic has lasted, in minutes (``None``: no panic).
+
+        Reads Redis only if the known state is older than *max_staleness*;
+        while Redis is down, answers from the last known state.
+        """
+        core = self._core
+        local = core.clock()
+        if not core.is_fresh(local) and not core.in_backoff(local):
+            with self._lock:
+                self._attempt(core.refresh_flow(local), local)
+        return core.duration_minutes(core.snapshot, local)
+
+    def observe(self, vix: float) -> None:
+        """Feed a volatility reading: trip at *trip_level*, reset after a calm period.
+
+        A reading at or above *trip_level* starts a panic (or resumes the one
+        reset less than *grace_seconds* ago); readings below *reset_level*
+        for *calm_seconds* end it. Readings in between change nothing. While
+        Redis is down a reading is dropped (the outage is logged once).
+
+        Raises:
+            InvalidArgumentError: a negative, NaN or infinite *vix*.
+            InvalidTypeError: *vix* is not a number.
+        """
+        require_number("vix", vix)
+        core = self._core
+        local = core.clock()
+        with self._lock:
+            self._attempt(core.observe_flow(vix, local), local)
+
+    def trip(self) -> None:
+        """Start a panic now unless one is on (operators); racing workers agree on one start.
+
+        Raises:
+            StoreUnavailableError: Redis could not be reached.
+        """
+        core = self._core
+        local = core.clock()
+        with self._lock:
+            self._operate(core.trip_flow(local), local, "trip")
+
+    def reset(self) -> None:
+        """End the current panic (operators), leaving an episode-end marker.
+
+        Only the episode read just before is deleted (compare-and-delete), so
+        a reset racing a newer panic never erases it.
+
+        Raises:
+            StoreUnavailableError: Redis could not be reached.
+        """
+        core = self._core
+        local = core.clock()
+        with self._lock:
+            self._operate(core.reset_flow(local), local, "reset")
+
+    def refresh(self) -> None:
+        """Read the shared state now, whatever its age (logs, does not raise, if Redis is down)."""
+        core = self._core
+        local = core.clock()
+        with self._lock:
+            self._attempt(core.refresh_flow(local), local)
+
+    def add_listener(self, callback: Callable[[TierTransition], object]) -> None:
+        """Call *callback* with each :class:`TierTransition` this worker is elected to deliver.
+
+        Each transition is delivered by exactly one worker across all that
+        share the prefix; a listener that raises is logged and skipped.
+        """
+        self._core.listeners.append(callback)
+
+    def close(self) -> None:
+        """Drop the listeners; close the client if :meth:`from_url` made it."""
+        self._core.listeners.clear()
+        if self._owns_client:
+            self._redis.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        core = self._core
+        return (
+            f"{type(self).__name__}(key_prefix={core.keys.prefix!r}, "
+            f"time_source={core.time_source.value!r}, max_staleness={core.max_staleness!r})"
+        )
+
+    # -- running flows: the one place where Redis errors are caught ----------
+
+    def _attempt(self, flow: Flow[list[TierTransition]], local: float) -> bool:
+        """Run *flow*; on a Redis error, record the outage and return False."""
+        try:
+            self._operate(flow, local, None)
+        except StoreUnavailableError:
+            return False
+        return True
+
+    def _operate(self, flow: Flow[list[TierTransition]], local: float, op: str | None) -> None:
+        core = self._core
+        metrics = core.metrics
+        try:
+            call = next(flow)
+            while True:
+                name, keys, args = call
+                started = time.perf_counter()
+                try:
+                    reply = self._scripts[name](keys=keys, args=args)
+                except STORE_ERRORS as error:
+                    flow.close()
+                    core.store_failed(local, name, error)
+                    raise StoreUnavailableError(
+                        f"could not {op or name} the breaker {core.keys.prefix!r}: "
+                        f"Redis is unreachable ({type(error).__name__}: {error})"
+                    ) from error
+                if metrics is not None:
+                    metrics.store_latency(name, time.perf_counter() - started)
+                call = flow.send(reply)
+        except StopIteration as stop:
+            transitions: list[TierTransition] = stop.value
+        core.store_succeeded(local)
+        for transition in transitions:
+            core.announce(transition)
+            for listener in list(core.listeners):
+                try:
+                    listener(transition)
+                except Exception:
+                    logger.exception("breaker listener %r failed on %r", listener, transition)
