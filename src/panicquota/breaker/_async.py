@@ -100,7 +100,7 @@ class AsyncVIXCircuitBreaker:
         core = self._core
         local = core.clock()
         snap = core.snapshot
-        if 0.0 <= local - snap.read_at <= core.max_staleness:
+        if 0.0 <= local - snap.read_at < core.max_staleness:
             return core.decide(snap, local, normal_ttl, context, snap.cached)
         lock = self._get_lock()
         # Once some state is known, a task that finds another one reading

@@ -188,7 +188,7 @@ class BreakerCore:
 
     def is_fresh(self, local: float) -> bool:
         """Return whether the snapshot may serve a decision at local time *local*."""
-        return 0.0 <= local - self.snapshot.read_at <= self.max_staleness
+        return 0.0 <= local - self.snapshot.read_at < self.max_staleness
 
     def decide(
         self,

@@ -168,7 +168,7 @@ class VIXCircuitBreaker:
         core = self._core
         local = core.clock()
         snap = core.snapshot
-        if 0.0 <= local - snap.read_at <= core.max_staleness:
+        if 0.0 <= local - snap.read_at < core.max_staleness:
             return core.decide(snap, local, normal_ttl, context, snap.cached)
         # Once some state is known, a thread that finds another one reading
         # Redis serves the known state instead of queueing behind a slow call.
