@@ -1,0 +1,211 @@
+"""Fault injection: Redis killed, restarted empty, corrupted, unreachable from the start."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import fakeredis
+import pytest
+from prometheus_client import CollectorRegistry
+from redis.exceptions import RedisError
+
+from panicquota import PanicMode
+from panicquota.breaker import (
+    AsyncVIXCircuitBreaker,
+    BreakerMetrics,
+    StateSource,
+    StoreUnavailableError,
+    VIXCircuitBreaker,
+    connect,
+    connect_async,
+)
+from panicquota.clock import ManualClock
+
+from .conftest import T0, AsyncView
+
+LIGUE_1 = {"league": "Ligue 1"}
+PREFIX = "{vix:panic}"
+
+
+def free_port() -> int:
+    """Return a TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """A redis-server this test owns: no persistence, stopped only by its own pid."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start an empty server and wait until it answers."""
+        executable = shutil.which("redis-server")
+        if executable is None:
+            pytest.fail("redis-server is not installed: the fault-injection tests need it")
+        self.process = subprocess.Popen(
+            [
+                *(executable, "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--loglevel", "warning"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        probe = connect(self.url)
+        try:
+            for _ in range(200):
+                try:
+                    probe.ping()
+                    return
+                except RedisError:
+                    time.sleep(0.02)
+            pytest.fail(f"redis-server on port {self.port} did not start")
+        finally:
+            probe.close()
+
+    def kill(self) -> None:
+        """Kill the server (SIGKILL: no chance to save anything)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def server() -> Iterator[RedisServer]:
+    """A private redis-server on a free port, killed after the test."""
+    own = RedisServer(free_port())
+    own.start()
+    yield own
+    own.kill()
+
+
+class Flavoured:
+    """Build sync breakers, or async ones behind AsyncView, over a URL."""
+
+    def __init__(self, flavour: str) -> None:
+        self.runner = asyncio.Runner() if flavour == "async" else None
+        self.clients: list[Any] = []
+
+    def __call__(self, url: str, **options: Any) -> Any:
+        if self.runner is None:
+            client = connect(url, socket_timeout=0.2)
+            self.clients.append(client)
+            return VIXCircuitBreaker(client, **options)
+        async_client = connect_async(url, socket_timeout=0.2)
+        self.clients.append(async_client)
+        return AsyncView(AsyncVIXCircuitBreaker(async_client, **options), self.runner)
+
+    def close(self) -> None:
+        for client in self.clients:
+            if self.runner is None:
+                client.close()
+            else:
+                self.runner.run(client.aclose())
+        if self.runner is not None:
+            self.runner.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+def make(request: pytest.FixtureRequest) -> Iterator[Flavoured]:
+    """A factory of sync or async breakers over a Redis URL."""
+    factory = Flavoured(request.param)
+    yield factory
+    factory.close()
+
+
+def test_kill_restart_and_corrupt(
+    server: RedisServer, make: Flavoured, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Mid-panic: a killed Redis gives STALE decisions; restarted empty, it gets the start back."""
+    clock = ManualClock(T0)
+    breaker = make(server.url, key_prefix=PREFIX, clock=clock, max_staleness=0)
+    breaker.trip()
+    clock.advance(minutes=35)
+    ttl, mode, meta = breaker.get_ttl(60, LIGUE_1)
+    assert (ttl, mode, meta["tier"], meta["source"]) == (5, PanicMode.PANIC_PARTIAL, 2, "FRESH")
+
+    server.kill()
+    with caplog.at_level(logging.WARNING, logger="panicquota.breaker"):
+        for _ in range(40):
+            clock.advance(seconds=0.5)  # past several backoff intervals
+            ttl, mode, meta = breaker.get_ttl(60, LIGUE_1)
+            assert (ttl, meta["tier"], meta["source"]) == (5, 2, StateSource.STALE)
+    assert caplog.text.count("Redis unreachable") == 1
+    assert breaker.panic_duration_minutes() == pytest.approx(35 + 20 / 60)
+
+    server.start()
+    clock.advance(seconds=2)
+    ttl, mode, meta = breaker.get_ttl(60, LIGUE_1)
+    assert (ttl, meta["tier"], meta["source"]) == (5, 2, StateSource.FRESH)
+    probe = connect(server.url)
+    try:
+        assert probe.get(f"{PREFIX}:start_ts") == b"1800000000.000000"
+        probe.set(f"{PREFIX}:start_ts", "corrupted!")
+        ttl, mode, meta = breaker.get_ttl(60, LIGUE_1)
+        assert (ttl, meta["tier"], meta["source"]) == (5, 2, StateSource.FRESH)
+        assert probe.get(f"{PREFIX}:start_ts") == b"1800000000.000000"
+    finally:
+        probe.close()
+
+
+@pytest.mark.parametrize(
+    ("fail_safe_ttl", "expected_ttl"),
+    [pytest.param(None, 60, id="default-normal-ttl"), pytest.param(10, 10, id="configured")],
+)
+def test_never_known_and_down_serves_the_fail_safe(
+    make: Flavoured, fail_safe_ttl: float | None, expected_ttl: float
+) -> None:
+    """No state ever read and Redis down: the fail-safe TTL, not 0 for everyone."""
+    breaker = make(f"redis://127.0.0.1:{free_port()}/0", fail_safe_ttl=fail_safe_ttl)
+    ttl, mode, meta = breaker.get_ttl(60, LIGUE_1)
+    assert (ttl, mode, meta["ttl"], meta["source"]) == (
+        expected_ttl,
+        PanicMode.NORMAL,
+        expected_ttl,
+        StateSource.FAIL_SAFE,
+    )
+    assert breaker.panic_duration_minutes() is None
+
+
+def test_operator_commands_raise_when_redis_is_down(make: Flavoured) -> None:
+    """trip() cannot silently fail: it raises StoreUnavailableError naming the breaker."""
+    breaker = make(f"redis://127.0.0.1:{free_port()}/0", key_prefix="ops")
+    with pytest.raises(StoreUnavailableError, match=r"^could not trip the breaker 'ops': Redis"):
+        breaker.trip()
+
+
+def test_backoff_skips_redis_until_the_next_retry() -> None:
+    """With max_staleness=0 and Redis down, one call per backoff interval tries Redis."""
+    server = fakeredis.FakeServer()
+    client = fakeredis.FakeRedis(server=server)
+    registry = CollectorRegistry()
+    clock = ManualClock(T0)
+    breaker = VIXCircuitBreaker(
+        client, clock=clock, max_staleness=0, metrics=BreakerMetrics(registry)
+    )
+    breaker.trip()
+    server.connected = False
+    sources = {breaker.get_ttl(60)[2]["source"] for _ in range(100)}
+    errors = registry.get_sample_value(
+        "panicquota_store_errors_total", {"operation": "read", "error": "ConnectionError"}
+    )
+    assert (sources, errors) == ({StateSource.STALE}, 1.0)
+    server.connected = True
+    assert breaker.get_ttl(60)[2]["source"] == StateSource.STALE, "still backing off"
+    clock.advance(seconds=0.25)
+    assert breaker.get_ttl(60)[2]["source"] == StateSource.FRESH
+    assert registry.get_sample_value("panicquota_store_up") == 1.0
+    client.close()
