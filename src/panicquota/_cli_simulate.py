@@ -1,0 +1,171 @@
+"""``panicquota simulate``: play a scenario and report what the policy does to the upstream."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from panicquota.errors import PanicquotaError
+
+#: Exit status when workers disagreed: a bug, never a tuning matter.
+EXIT_DISAGREEMENT = 1
+
+_DEFAULT_SCENARIO = "persistent"
+_DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``simulate`` sub-command."""
+    parser = subparsers.add_parser(
+        "simulate",
+        help="play a volatility scenario and report upstream load, tiers and agreement",
+        description=(
+            "Play a scenario on a simulated clock (default) or on real worker processes "
+            "against a real Redis (--real), and report upstream requests against the "
+            "always-fresh baseline, time in each tier, staleness served, alerts and "
+            "worker agreement. Exits 1 if the workers ever disagreed."
+        ),
+    )
+    parser.add_argument("--list", action="store_true", help="list the built-in scenarios and exit")
+    parser.add_argument(
+        "--scenario",
+        default=_DEFAULT_SCENARIO,
+        metavar="NAME|FILE",
+        help=f"a built-in scenario or a .toml scenario file (default: {_DEFAULT_SCENARIO})",
+    )
+    parser.add_argument(
+        "--workers", type=_at_least(1, "--workers"), metavar="N", help="worker processes"
+    )
+    parser.add_argument(
+        "--rps", type=_at_least(1, "--rps"), metavar="R", help="requests per second per worker"
+    )
+    parser.add_argument(
+        "--seed", type=_at_least(0, "--seed"), metavar="S", help="seed of the volatility noise"
+    )
+    parser.add_argument("--json", metavar="PATH", help="write the report as JSON to PATH")
+    parser.add_argument(
+        "--plot", metavar="PATH", help="draw the report as a PNG (needs panicquota[plot])"
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar and no table (exit code only)"
+    )
+    real = parser.add_argument_group("real mode")
+    real.add_argument(
+        "--real",
+        action="store_true",
+        help="run real worker processes against a real Redis, time compressed",
+    )
+    real.add_argument(
+        "--redis",
+        default=_DEFAULT_REDIS_URL,
+        metavar="URL",
+        help=f"the Redis server of --real (default: {_DEFAULT_REDIS_URL})",
+    )
+    real.add_argument(
+        "--wall-seconds",
+        type=_positive("--wall-seconds"),
+        default=10.0,
+        metavar="SECONDS",
+        help="how long a --real run lasts in wall time (default: 10)",
+    )
+    parser.set_defaults(func=_simulate)
+
+
+def _at_least(minimum: int, option: str) -> argparse._ActionType:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"{option} must be an integer >= {minimum}, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+def _positive(option: str) -> argparse._ActionType:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = 0.0
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"{option} must be a number > 0, got {text!r}")
+        return value
+
+    return parse
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from panicquota import simulation
+
+    if args.list:
+        width = max(map(len, simulation.BUILTIN_SCENARIOS))
+        for name in simulation.BUILTIN_SCENARIOS:
+            print(f"{name:<{width}}  {simulation.builtin_scenario(name).description}")
+        return 0
+    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        raise simulation.PlotUnavailableError(
+            "--plot needs matplotlib: install it with `pip install 'panicquota[plot]'`"
+        )
+    scenario = simulation.resolve_scenario(args.scenario).with_overrides(
+        workers=args.workers, rps=args.rps, seed=args.seed
+    )
+    show_progress = not args.quiet and sys.stderr.isatty()
+    mode = "real processes" if args.real else "simulated"
+    with (
+        _quiet_breaker_logs(),
+        simulation._render.progress_bar(
+            f"{scenario.name} ({mode})", enabled=show_progress
+        ) as progress,
+    ):
+        if args.real:
+            report = simulation.simulate_real(
+                scenario, redis_url=args.redis, wall_seconds=args.wall_seconds, progress=progress
+            )
+        else:
+            report = simulation.simulate(scenario, progress=progress)
+    if not args.quiet:
+        simulation.print_report(report)
+    if args.json is not None:
+        _write(args.json, json.dumps(report.as_dict(), indent=2) + "\n")
+    if args.plot is not None:
+        simulation.plot_report(report, args.plot)
+    if report.worker_agreement < 1.0:
+        print(
+            f"panicquota simulate: workers disagreed on "
+            f"{report.decision_points - report.agreeing_points} of {report.decision_points} "
+            "decision points: this is a bug",
+            file=sys.stderr,
+        )
+        return EXIT_DISAGREEMENT
+    return 0
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise PanicquotaError(f"cannot write {path!r}: {error.strerror}") from None
+
+
+@contextlib.contextmanager
+def _quiet_breaker_logs() -> Iterator[None]:
+    # The breaker logs every trip, tier change and reset; the report already
+    # shows them, and thousands of lines would bury the table.
+    logger = logging.getLogger("panicquota.breaker")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

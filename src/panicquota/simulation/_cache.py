@@ -1,0 +1,102 @@
+"""Exact request-level cache arithmetic, one simulated second at a time.
+
+The model: each worker keeps one cache entry per context (an in-process
+cache). A stream of ``n`` requests per second arrives on an even grid: request
+``k`` (a *tick*) comes at ``k / n`` seconds. A request is served from the cache
+when the entry was fetched ``d`` ticks ago with ``d < ttl * n`` (the TTL in force
+when the request is served, so a panic's TTL 0 bypasses the cache at once);
+otherwise it goes upstream and refreshes the entry. The staleness served is
+``d / n`` seconds (0 for an upstream request).
+
+Within one second the TTL is constant, so the outcome of its ``n`` requests
+follows in closed form: a run of hits on the entry carried in, then cycles of
+one miss and ``hits_per_fetch`` hits. Everything is integer arithmetic on
+ticks, so the result equals a request-by-request simulation exactly.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from math import ceil
+
+__all__ = ["CacheStream", "hits_per_fetch"]
+
+_HITS: dict[tuple[float, int], int] = {}
+
+
+def hits_per_fetch(ttl: float, rate: int) -> int:
+    """Return how many requests after a fetch are served from the cache.
+
+    A request ``d`` ticks after the fetch is a hit when ``d < ttl * rate``;
+    computed on the exact rational value of the float *ttl*.
+    """
+    key = (ttl, rate)
+    hits = _HITS.get(key)
+    if hits is None:
+        hits = max(ceil(Fraction(ttl) * rate) - 1, 0)
+        _HITS[key] = hits
+    return hits
+
+
+class CacheStream:
+    """One worker's cache entry for one context, fed one second of requests at a time.
+
+    Attributes:
+        rate: requests per second (ticks per second).
+        fetched: the tick of the last upstream fetch (``None``: never fetched).
+        misses, requests: totals so far.
+        stale_ticks: the sum of staleness served, in ticks (divide by ``rate``).
+        max_stale_ticks: the largest staleness served, in ticks.
+    """
+
+    __slots__ = ("fetched", "max_stale_ticks", "misses", "rate", "requests", "stale_ticks")
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.fetched: int | None = None
+        self.misses = 0
+        self.requests = 0
+        self.stale_ticks = 0
+        self.max_stale_ticks = 0
+
+    def serve_second(self, second: int, hits: int) -> tuple[int, int, int]:
+        """Serve the requests of *second* with ``hits`` hits allowed per fetch.
+
+        Returns:
+            ``(misses, stale_ticks, max_stale_ticks)`` of this second.
+        """
+        n = self.rate
+        if not n:
+            return 0, 0, 0
+        first = second * n
+        last = first + n - 1
+        fetched = self.fetched
+        # Ticks before the next miss are hits on the entry carried in.
+        next_miss = first if fetched is None else max(first, fetched + hits + 1)
+        stale = 0
+        peak = 0
+        if next_miss > first:
+            run_end = min(next_miss, last + 1)  # exclusive
+            # sum of (k - fetched) for k in [first, run_end)
+            low, high = first - fetched, run_end - 1 - fetched  # type: ignore[operator]
+            stale = (low + high) * (run_end - first) // 2
+            peak = high
+        misses = 0
+        if next_miss <= last:
+            cycle = hits + 1
+            misses = (last - next_miss) // cycle + 1
+            last_miss = next_miss + (misses - 1) * cycle
+            tail = last - last_miss  # hits after the last miss
+            full = misses - 1  # cycles with all their hits inside this second
+            stale += full * hits * (hits + 1) // 2 + tail * (tail + 1) // 2
+            if full and hits > peak:
+                peak = hits
+            if tail > peak:
+                peak = tail
+            self.fetched = last_miss
+        self.misses += misses
+        self.requests += n
+        self.stale_ticks += stale
+        if peak > self.max_stale_ticks:
+            self.max_stale_ticks = peak
+        return misses, stale, peak

@@ -1,0 +1,168 @@
+"""The terminal report: a progress bar while running, then the summary tables (rich)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import IO, TYPE_CHECKING, Final
+
+from panicquota.policy import AdaptivePanicQuota
+from panicquota.simulation._report import SimulationMode, SimulationReport
+from panicquota.tiers import MODE_BY_TIER, PanicMode
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["format_duration", "print_report", "progress_bar"]
+
+_SHORT_MODE: Final = {
+    PanicMode.NORMAL: "normal",
+    PanicMode.PANIC_FULL: "full",
+    PanicMode.PANIC_PARTIAL: "partial",
+    PanicMode.DEGRADED: "degraded",
+    PanicMode.CHRONIC: "chronic",
+}
+
+
+def format_duration(seconds: float) -> str:
+    """Return *seconds* as ``"8h 30m"``, ``"45m 00s"`` or ``"59s"``."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+@contextlib.contextmanager
+def progress_bar(
+    description: str, *, enabled: bool, file: IO[str] | None = None
+) -> Iterator[Callable[[int, int], object]]:
+    """Yield a ``progress(done, total)`` callback that drives a transient rich bar.
+
+    When *enabled* is false (not a terminal, or ``--quiet``) the callback does nothing.
+    """
+    if not enabled:
+        yield _ignore
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        console=Console(file=file, stderr=file is None),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _ignore(done: int, total: int) -> None:
+    """Do nothing: the progress callback when no bar is shown."""
+
+
+def print_report(report: SimulationReport, *, file: IO[str] | None = None) -> None:
+    """Print the summary tables of *report* to *file* (default: standard output)."""
+    from rich.console import Console
+
+    console = Console(file=file, highlight=False)
+    _print(console, report)
+
+
+def _print(console: Console, report: SimulationReport) -> None:
+    from rich.table import Table
+
+    scenario = report.scenario
+    title = (
+        f"{scenario.name}: {format_duration(scenario.duration_seconds)} simulated, "
+        f"{scenario.workers} workers x {scenario.rps:,} rps, seed {scenario.seed} "
+        f"({report.mode.value})"
+    )
+    summary = Table(title=title, title_justify="left")
+    summary.add_column("")
+    summary.add_column("adaptive policy", justify="right")
+    summary.add_column("always fresh", justify="right")
+    requests = report.simulated_requests
+    summary.add_row("requests", f"{requests:,}", f"{requests:,}")
+    summary.add_row(
+        "upstream requests",
+        f"{report.upstream_requests:,}",
+        f"{report.baseline_upstream_requests:,}",
+    )
+    summary.add_row("reduction", f"{report.reduction:.1%}", "")
+    capacity = scenario.upstream_capacity
+    summary.add_row(
+        "peak upstream load" + ("" if capacity is None else f" (capacity {capacity:,g}/s)"),
+        f"{report.peak_upstream_rps:,}/s",
+        f"{report.peak_baseline_rps:,}/s",
+    )
+    if capacity is not None:
+        summary.add_row(
+            "time over capacity",
+            format_duration(report.seconds_over_capacity),
+            format_duration(report.baseline_seconds_over_capacity),
+        )
+    summary.add_row(
+        "staleness served: max / mean",
+        f"{report.max_staleness_seconds:.1f} s / {report.mean_staleness_seconds:.2f} s",
+        "",
+    )
+    summary.add_row(
+        "  during the panic",
+        f"{report.panic_max_staleness_seconds:.1f} s / {report.panic_mean_staleness_seconds:.2f} s",
+        "0.0 s / 0.00 s",
+    )
+    console.print(summary)
+
+    tiers = Table(title="time in each tier", title_justify="left")
+    tiers.add_column("context")
+    tiers.add_column("stakes")
+    tiers.add_column("share", justify="right")
+    for tier, mode in enumerate(MODE_BY_TIER):
+        tiers.add_column(f"{tier} {_SHORT_MODE[mode]}", justify="right")
+    quota = AdaptivePanicQuota(**scenario.policy)
+    rates = scenario.rates()
+    for share, rate in zip(scenario.contexts, rates, strict=True):
+        seconds = report.tier_seconds[share.label]
+        tiers.add_row(
+            share.label,
+            quota.classify(share.context).name.lower(),
+            f"{rate / scenario.rps:.0%}",
+            *(format_duration(seconds[tier]) if seconds[tier] else "-" for tier in range(5)),
+        )
+    console.print(tiers)
+
+    console.print(f"alerts: {len(report.alerts)}")
+    for alert in report.alerts[:6]:
+        console.print(f"  at {format_duration(alert.second)}: {alert.context}: {alert.message}")
+    if len(report.alerts) > 6:
+        console.print(f"  ... and {len(report.alerts) - 6} more (see --json)")
+    console.print(f"tier transitions delivered: {report.transitions}")
+    agreement = report.worker_agreement
+    style = "green" if agreement == 1.0 else "bold red"
+    console.print(
+        f"worker agreement: [{style}]{agreement:.4%}[/{style}] "
+        f"({report.agreeing_points:,} of {report.decision_points:,} decision points)"
+    )
+    for disagreement in report.disagreements[:3]:
+        console.print(
+            f"  [red]at {format_duration(disagreement.second)}, {disagreement.context}: "
+            f"(ttl, mode, tier) by worker {list(disagreement.decisions)}[/red]"
+        )
+    rate_line = (
+        f"wall time {report.wall_seconds:.2f} s: "
+        f"{report.requests_per_wall_second:,.0f} simulated requests/s, "
+        f"{report.decisions_per_wall_second:,.0f} decisions/s"
+    )
+    if report.mode is SimulationMode.REAL:
+        rate_line += f" (real processes, {report.redis_url}, keys {report.key_prefix}*)"
+    console.print(rate_line)

@@ -1,0 +1,189 @@
+"""What a simulation found: :class:`SimulationReport` and its JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from panicquota.simulation._scenario import Scenario
+
+__all__ = ["Alert", "Disagreement", "SimulationMode", "SimulationReport", "TimelineMinute"]
+
+
+class SimulationMode(StrEnum):
+    """How a scenario was played."""
+
+    #: In-process, on a simulated clock against a shared fakeredis store.
+    SIMULATED = "simulated"
+    #: Real worker processes against a real Redis, time compressed by the clock.
+    REAL = "real"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A context entering an alerting tier (3 or 4)."""
+
+    second: int
+    context: str
+    tier: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disagreement:
+    """Workers deciding differently for one context at one instant."""
+
+    second: int
+    context: str
+    #: ``(ttl, mode, tier)`` per worker index.
+    decisions: tuple[tuple[float, str, int], ...]
+
+
+@dataclass(slots=True)
+class TimelineMinute:
+    """What happened during one simulated minute."""
+
+    minute: int
+    vix_max: float | None = None
+    requests: int = 0
+    upstream_requests: int = 0
+    baseline_upstream_requests: int = 0
+    peak_upstream_rps: int = 0
+    peak_baseline_rps: int = 0
+    #: Per context label: the highest tier and the TTL at the minute's end.
+    tier: dict[str, int] = field(default_factory=dict)
+    ttl: dict[str, float] = field(default_factory=dict)
+    alerts: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the minute as JSON-ready data."""
+        return {
+            "minute": self.minute,
+            "vix_max": self.vix_max,
+            "requests": self.requests,
+            "upstream_requests": self.upstream_requests,
+            "baseline_upstream_requests": self.baseline_upstream_requests,
+            "peak_upstream_rps": self.peak_upstream_rps,
+            "peak_baseline_rps": self.peak_baseline_rps,
+            "tier": dict(self.tier),
+            "ttl": dict(self.ttl),
+            "alerts": self.alerts,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SecondSeries:
+    """Per-second series for the plot (not in the JSON: the timeline is per minute)."""
+
+    vix: list[float] | None
+    upstream: list[int]
+    baseline: list[int]
+    #: Per context label, one value per second.
+    tier: dict[str, list[int]]
+    ttl: dict[str, list[float]]
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationReport:
+    """Everything one run measured.
+
+    Staleness is the age of the data served (0 for a request that went
+    upstream); the baseline is "always fresh": every request during a panic
+    goes upstream, normal caching outside it.
+    """
+
+    scenario: Scenario
+    mode: SimulationMode
+    simulated_requests: int
+    wall_seconds: float
+    decisions: int
+    upstream_requests: int
+    baseline_upstream_requests: int
+    peak_upstream_rps: int
+    peak_baseline_rps: int
+    seconds_over_capacity: int
+    baseline_seconds_over_capacity: int
+    tier_seconds: dict[str, dict[int, int]]
+    alerts: tuple[Alert, ...]
+    transitions: int
+    max_staleness_seconds: float
+    mean_staleness_seconds: float
+    panic_max_staleness_seconds: float
+    panic_mean_staleness_seconds: float
+    decision_points: int
+    agreeing_points: int
+    disagreements: tuple[Disagreement, ...]
+    timeline: tuple[TimelineMinute, ...]
+    series: SecondSeries
+    #: Real mode only: the Redis URL and the key prefix the run used.
+    redis_url: str | None = None
+    key_prefix: str | None = None
+
+    @property
+    def worker_agreement(self) -> float:
+        """Return the share of decision points where every worker decided the same."""
+        return self.agreeing_points / self.decision_points if self.decision_points else 1.0
+
+    @property
+    def reduction(self) -> float:
+        """Return how much less upstream traffic than the always-fresh baseline (0..1)."""
+        if not self.baseline_upstream_requests:
+            return 0.0
+        return 1 - self.upstream_requests / self.baseline_upstream_requests
+
+    @property
+    def requests_per_wall_second(self) -> float:
+        """Return simulated requests per second of wall time."""
+        return self.simulated_requests / self.wall_seconds if self.wall_seconds else 0.0
+
+    @property
+    def decisions_per_wall_second(self) -> float:
+        """Return breaker decisions (``get_ttl`` calls) per second of wall time."""
+        return self.decisions / self.wall_seconds if self.wall_seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as JSON-ready data."""
+        return {
+            "mode": self.mode.value,
+            "scenario": self.scenario.as_dict(),
+            "simulated_requests": self.simulated_requests,
+            "wall_seconds": self.wall_seconds,
+            "requests_per_wall_second": self.requests_per_wall_second,
+            "decisions": self.decisions,
+            "decisions_per_wall_second": self.decisions_per_wall_second,
+            "upstream_requests": self.upstream_requests,
+            "baseline_upstream_requests": self.baseline_upstream_requests,
+            "reduction": self.reduction,
+            "peak_upstream_rps": self.peak_upstream_rps,
+            "peak_baseline_rps": self.peak_baseline_rps,
+            "upstream_capacity": self.scenario.upstream_capacity,
+            "seconds_over_capacity": self.seconds_over_capacity,
+            "baseline_seconds_over_capacity": self.baseline_seconds_over_capacity,
+            "tier_seconds": {
+                label: {str(tier): seconds for tier, seconds in tiers.items()}
+                for label, tiers in self.tier_seconds.items()
+            },
+            "alerts": [
+                {"second": a.second, "context": a.context, "tier": a.tier, "message": a.message}
+                for a in self.alerts
+            ],
+            "transitions": self.transitions,
+            "max_staleness_seconds": self.max_staleness_seconds,
+            "mean_staleness_seconds": self.mean_staleness_seconds,
+            "panic_max_staleness_seconds": self.panic_max_staleness_seconds,
+            "panic_mean_staleness_seconds": self.panic_mean_staleness_seconds,
+            "worker_agreement": self.worker_agreement,
+            "decision_points": self.decision_points,
+            "disagreements": [
+                {
+                    "second": d.second,
+                    "context": d.context,
+                    "decisions": [list(decision) for decision in d.decisions],
+                }
+                for d in self.disagreements
+            ],
+            "redis_url": self.redis_url,
+            "key_prefix": self.key_prefix,
+            "timeline": [minute.as_dict() for minute in self.timeline],
+        }
