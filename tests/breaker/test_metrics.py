@@ -1,0 +1,94 @@
+"""Prometheus metrics: what is counted, names, the missing-extra error, multiprocess mode."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from panicquota.breaker import BreakerMetrics, MissingDependencyError, VIXCircuitBreaker
+from panicquota.breaker._metrics import METRIC_NAMES
+from panicquota.clock import ManualClock
+
+from .conftest import T0
+
+
+@pytest.fixture
+def client() -> Any:
+    """A throwaway fakeredis client."""
+    fake = fakeredis.FakeRedis()
+    yield fake
+    fake.close()
+
+
+def test_decisions_alerts_state_and_transitions_are_counted(client: Any) -> None:
+    """Decisions by tier/stakes/source, alerts, the panic gauges and one count per transition."""
+    registry = CollectorRegistry()
+    clock = ManualClock(T0)
+    workers = [
+        VIXCircuitBreaker(client, clock=clock, metrics=BreakerMetrics(registry)) for _ in range(2)
+    ]
+    workers[0].trip()
+    clock.advance(minutes=100)
+    for worker in workers:
+        for _ in range(3):
+            worker.get_ttl(60, {"league": "Ligue 1"})
+    sample = registry.get_sample_value
+    assert (
+        sample(
+            "panicquota_decisions_total",
+            {"tier": "3", "stakes": "medium_stakes", "source": "CACHED"},
+        )
+        == 4.0
+    )
+    assert sample("panicquota_alerts_total", {"tier": "3", "stakes": "medium_stakes"}) == 6.0
+    assert sample("panicquota_panic_active") == 1.0
+    assert sample("panicquota_panic_duration_seconds") == 6000.0
+    medium_1_3 = {"from_tier": "1", "to_tier": "3", "stakes": "medium_stakes"}
+    assert sample("panicquota_tier_transitions_total", medium_1_3) == 1.0
+
+
+def test_metric_names_follow_prometheus_conventions() -> None:
+    """The documented names are exactly the exposed ones: counters in _total, times in _seconds."""
+    registry = CollectorRegistry()
+    BreakerMetrics(registry)
+    families = {family.name: family.type for family in registry.collect()}
+    exposed = {name + "_total" if kind == "counter" else name for name, kind in families.items()}
+    assert exposed == set(METRIC_NAMES)
+    assert all(name.startswith("panicquota_") for name in exposed)
+    assert families["panicquota_store_latency_seconds"] == "histogram"
+
+
+def test_missing_prometheus_client_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without prometheus_client, BreakerMetrics names the extra to install."""
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)
+    with pytest.raises(MissingDependencyError) as caught:
+        BreakerMetrics()
+    assert str(caught.value) == (
+        "breaker metrics need prometheus_client, which is not installed: "
+        "pip install 'panicquota[metrics]'"
+    )
+
+
+def test_multiprocess_mode_sums_over_processes(tmp_path: Path) -> None:
+    """Two processes writing to PROMETHEUS_MULTIPROC_DIR add up in one scrape."""
+    code = (
+        "import fakeredis\n"
+        "from panicquota.breaker import BreakerMetrics, VIXCircuitBreaker\n"
+        "b = VIXCircuitBreaker(fakeredis.FakeRedis(), metrics=BreakerMetrics())\n"
+        "for _ in range(5): b.get_ttl(60, 'Ligue 1')\n"
+    )
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": ""}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(tmp_path))
+    labels = {"tier": "0", "stakes": "medium_stakes", "source": "CACHED"}
+    assert registry.get_sample_value("panicquota_decisions_total", labels) == 8.0
+    assert registry.get_sample_value("panicquota_panic_active") == 0.0
