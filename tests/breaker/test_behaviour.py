@@ -188,6 +188,40 @@ def test_real_reset_by_another_worker_is_respected(make_breaker: Factory, backen
     assert start_ts(backend) is None
 
 
+def test_idle_worker_does_not_resurrect_an_old_episode(
+    make_breaker: Factory, backend: Backend
+) -> None:
+    """A worker that slept through a reset, a new panic and its reset restores nothing."""
+    idle = make_breaker()
+    operator = make_breaker()
+    idle.trip()
+    assert idle.get_ttl(60)[2]["tier"] == 1
+    for _ in range(2):  # the first episode ends, a second one starts and ends
+        make_breaker.clock.advance(minutes=10)
+        operator.reset()
+        make_breaker.clock.advance(minutes=10)
+        operator.trip()
+    make_breaker.clock.advance(minutes=1)
+    operator.reset()
+    assert summary(idle.get_ttl(60))[:3] == (60, PanicMode.NORMAL, 0)
+    assert start_ts(backend) is None
+
+
+def test_lost_start_of_a_resumed_panic_is_restored(make_breaker: Factory, backend: Backend) -> None:
+    """After a resume within grace, an evicted start is still restored (the marker is gone)."""
+    breaker = make_breaker()
+    breaker.trip()
+    make_breaker.clock.advance(minutes=10)
+    breaker.reset()
+    make_breaker.clock.advance(minutes=1)
+    breaker.trip()
+    assert backend.client.get(backend.key("ended")) is None
+    backend.client.delete(backend.key("start_ts"))
+    make_breaker.clock.advance(seconds=2)
+    assert breaker.panic_duration_minutes() == pytest.approx(11 + 2 / 60)
+    assert start_ts(backend) == b"1800000000.000000"
+
+
 @pytest.mark.parametrize(
     "corrupt",
     [
@@ -259,6 +293,8 @@ def test_transitions_are_delivered_once_across_workers(make_breaker: Factory) ->
     ]
     medium = next(t for t in delivered if t.stakes is Stakes.MEDIUM and t.to_tier == 2)
     assert (medium.duration_minutes, medium.at, medium.panic_start_ts) == (36.0, T0 + 2160, T0)
+    ended = next(t for t in delivered if t.stakes is Stakes.MEDIUM and t.to_tier == 0)
+    assert ended.duration_minutes == 36.0
 
 
 def test_failing_listener_does_not_break_decisions(

@@ -435,7 +435,8 @@ class BreakerCore:
                 owner = current
             tiers = {s: t.tier_of(minutes) for s, t in self.thresholds.items()}
         else:
-            minutes = 0.0
+            # How long the ended panic had lasted.
+            minutes = 0.0 if owner is None else max((now - float(owner[0])) / 60.0, 0.0)
             tiers = dict.fromkeys(self.tiers, 0)
         changes = [(s, self.tiers[s], tier) for s, tier in tiers.items() if self.tiers[s] != tier]
         self.tiers = tiers

@@ -11,9 +11,10 @@ scripts require:
     A counter bumped each time a panic starts or resumes; it tells one
     activation's tier transitions from the next one's.
 ``<prefix>:ended``
-    The episode-end marker ``"<start_ts>|<ended_at>"`` a reset leaves behind,
-    so a start lost to a restart or an eviction (no marker) is restored while
-    a real reset is respected, and a panic back within the grace window
+    The episode-end marker ``"<start_ts>|<ended_at>"`` a reset leaves behind
+    (and the next trip clears), so a start lost to a restart or an eviction
+    (no marker naming it or a later episode, no later activation) is restored
+    while a real reset is respected, and a panic back within the grace window
     resumes its episode.
 ``<prefix>:transition:<start_ts>:<activation>:<stakes>:<tier>``
     Set-if-absent markers that elect the one worker delivering a transition.
@@ -53,18 +54,22 @@ class Keys:
         return f"{self.prefix}:transition:{start}:{activation}:{stakes}:{tier}"
 
 
-#: Read the state; write a known start back if the key vanished with no reset
-#: marker naming it (restart without persistence, eviction); return TIME too so
-#: the Redis time mode costs no extra round trip.
+#: Read the state; write a known start back if the key vanished while no reset
+#: or newer activation explains it (restart without persistence, eviction);
+#: return TIME too so the Redis time mode costs no extra round trip.
 #: KEYS: start, activation, ended. ARGV: known start ("" if none), known activation.
 READ: Final = """
 local start = redis.call('GET', KEYS[1])
 local activation = redis.call('GET', KEYS[2])
-local ended = redis.call('GET', KEYS[3])
 local restored = 0
-if not start and ARGV[1] ~= '' then
-  local marked = ended and string.match(ended, '^([^|]*)|')
-  if marked ~= ARGV[1] then
+local known = tonumber(ARGV[1])
+if not start and known then
+  local ended = redis.call('GET', KEYS[3])
+  local marked = ended and tonumber(string.match(ended, '^([^|]*)|'))
+  local reset_since = marked and marked >= known
+  local newer = tonumber(activation) and tonumber(ARGV[2])
+    and tonumber(activation) > tonumber(ARGV[2])
+  if not reset_since and not newer then
     redis.call('SET', KEYS[1], ARGV[1])
     if not activation then
       redis.call('SET', KEYS[2], ARGV[2])
@@ -79,7 +84,7 @@ return {start or false, activation or false, restored, t[1], t[2]}
 """
 
 #: Start a panic if none is on (first writer wins); resume the ended episode if
-#: it ended at most the grace window ago.
+#: it ended at most the grace window ago. Clears the end marker.
 #: KEYS: start, activation, ended. ARGV: now ("" = the server's TIME), grace seconds.
 #: Returns {start, activation, started (0/1), resumed (0/1), TIME seconds, TIME microseconds}.
 TRIP: Final = """
@@ -104,6 +109,9 @@ if ended then
   end
 end
 redis.call('SET', KEYS[1], start)
+-- The marker has served (grace resume); left behind it would keep a lost
+-- start of this activation from being restored.
+redis.call('DEL', KEYS[3])
 local activation = (tonumber(redis.call('GET', KEYS[2])) or 0) + 1
 redis.call('SET', KEYS[2], activation)
 return {start, tostring(activation), 1, resumed, t[1], t[2]}

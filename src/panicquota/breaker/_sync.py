@@ -46,7 +46,7 @@ class VIXCircuitBreaker:
     prefix, and need them in one slot.
 
     :meth:`get_ttl` pays no Redis round trip per call: it decides from a local
-    snapshot of the state that is at most *max_staleness* seconds old. The
+    snapshot of the state read less than *max_staleness* seconds ago. The
     default, 1 s, is far below the tier thresholds (15 minutes at the least),
     so the staleness only delays how fast a trip or a reset reaches a worker,
     by at most a second; the duration itself is computed from the shared
@@ -75,8 +75,8 @@ class VIXCircuitBreaker:
         time_source: ``"local"`` (the clock) or ``"redis"``: the server's
             ``TIME``, through an offset measured at each read, so hosts with
             skewed clocks agree at no extra round trip.
-        max_staleness: how old, in seconds, the known state may be; ``0``
-            reads Redis on every call.
+        max_staleness: the known state is read again once it is this many
+            seconds old; ``0`` reads Redis on every call.
         trip_level: a reading at or above it starts a panic.
         reset_level: readings below it for *calm_seconds* end the panic.
         calm_seconds: how long readings must stay below *reset_level*.

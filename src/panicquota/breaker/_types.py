@@ -47,8 +47,8 @@ class TierTransition:
         from_tier: the tier before (0 = no panic).
         to_tier: the tier after.
         stakes: the stakes level whose tier changed (tiers depend on the stakes).
-        duration_minutes: how long the panic had lasted when it was noticed
-            (``0.0`` for a reset).
+        duration_minutes: how long the panic had lasted when the change was
+            noticed (for a change to tier 0, when the panic ended), rounded to 0.1.
         at: when it was noticed, in epoch seconds (the breaker's time source).
         panic_start_ts: the start of the panic episode, in epoch seconds.
     """
