@@ -7,6 +7,7 @@ import logging
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -208,4 +209,32 @@ def test_backoff_skips_redis_until_the_next_retry() -> None:
     clock.advance(seconds=0.25)
     assert breaker.get_ttl(60)[2]["source"] == StateSource.FRESH
     assert registry.get_sample_value("panicquota_store_up") == 1.0
+    client.close()
+
+
+def test_slow_redis_blocks_only_the_reading_thread() -> None:
+    """While one thread waits on a slow read, other calls answer from the known state."""
+    client = fakeredis.FakeRedis()
+    clock = ManualClock(T0)
+    breaker = VIXCircuitBreaker(client, clock=clock)
+    breaker.trip()
+    read = breaker._scripts["read"]
+    entered, release = threading.Event(), threading.Event()
+
+    def slow_read(**kwargs: Any) -> Any:
+        entered.set()
+        release.wait(timeout=10)
+        return read(**kwargs)
+
+    breaker._scripts["read"] = slow_read
+    clock.advance(seconds=5)
+    reader = threading.Thread(target=breaker.get_ttl, args=(60,))
+    reader.start()
+    try:
+        assert entered.wait(timeout=10)
+        ttl, _, meta = breaker.get_ttl(60)
+        assert (ttl, meta["tier"], meta["source"]) == (0, 1, StateSource.STALE)
+    finally:
+        release.set()
+        reader.join(timeout=10)
     client.close()
