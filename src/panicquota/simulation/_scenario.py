@@ -258,10 +258,16 @@ def scenario_from_mapping(
     else:
         duration = math.ceil(end)
     if duration < 1:
-        raise ScenarioError(f"{source}: the scenario lasts less than one second")
+        raise ScenarioError(
+            f"{source}: the timeline ends at minute 0; set 'duration_minutes' (a number > 0)"
+        )
     policy = document.get("policy", {})
     if not isinstance(policy, Mapping):
         raise ScenarioError(f"{source}: key 'policy' must be a table, got {policy!r}")
+    try:
+        policy_kwargs = policy_config_from_mapping(policy, source=source, prefix="policy")
+    except ConfigError as error:
+        raise ScenarioError(str(error)) from None
     capacity = document.get("upstream_capacity")
     return Scenario(
         name=_text(source, "name", document.get("name", default_name)),
@@ -283,7 +289,7 @@ def scenario_from_mapping(
         if "contexts" in document
         else (_DEFAULT_CONTEXTS),
         breaker=_breaker(source, document.get("breaker", {})),
-        policy=policy_config_from_mapping(policy, source=source, prefix="policy"),
+        policy=policy_kwargs,
         source=source,
     )
 

@@ -1,0 +1,262 @@
+"""``panicquota simulate`` end to end: in-process through main(), once through python -m."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from panicquota.cli import main
+from panicquota.simulation import PlotUnavailableError, WorkerSetup, _engine, plot_report, simulate
+from panicquota.simulation._render import format_duration, progress_bar
+
+SCENARIO = """
+name = "cli"
+description = "eight minutes, thresholds in minutes"
+duration_minutes = 8
+seed = 3
+workers = 3
+rps = 7
+normal_ttl = 20
+upstream_capacity = 12
+
+[volatility]
+points = [[0, 10], [1, 40], [5, 40], [5.5, 10]]
+noise = 2.0
+
+[[contexts]]
+league = "Ligue 1"
+share = 2
+
+[[contexts]]
+context = "UCL final"
+share = 1
+
+[breaker]
+calm_seconds = 30
+
+[policy.thresholds]
+medium = [1.5, 2.5, 3.5]
+high = [2, 3, 4]
+"""
+
+JSON_KEYS = {
+    "simulated_requests",
+    "wall_seconds",
+    "upstream_requests",
+    "baseline_upstream_requests",
+    "worker_agreement",
+    "max_staleness_seconds",
+    "tier_seconds",
+    "timeline",
+}
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Path:
+    """Write the CLI test scenario and return its path."""
+    path = tmp_path / "cli.toml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    return path
+
+
+def test_list(capsys: pytest.CaptureFixture[str]) -> None:
+    """--list prints one line per built-in scenario."""
+    assert main(["simulate", "--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "calm",
+        "flash",
+        "persistent",
+        "chronic",
+        "flapping",
+        "ucl-final",
+    ]
+    assert lines[3] == ("chronic     an 8-hour panic: every stakes level ends in tier 4 (chronic)")
+
+
+def test_table_json_and_plot(
+    scenario_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run prints the summary tables and writes the JSON report and the PNG plot."""
+    json_path, png_path = tmp_path / "report.json", tmp_path / "report.png"
+    argv = ["simulate", "--scenario", str(scenario_file), "--json", str(json_path)]
+    assert main([*argv, "--plot", str(png_path), "--workers", "2", "--seed", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "cli: 8m 00s simulated, 2 workers x 7 rps, seed 5 (simulated)" in out
+    for row in ("upstream requests", "reduction", "peak upstream load (capacity 12/s)"):
+        assert row in out
+    assert "worker agreement: 100.0000% (960 of 960 decision points)" in out
+    data = json.loads(json_path.read_text(encoding="utf-8"))
+    assert set(data) >= JSON_KEYS
+    assert data["simulated_requests"] == 8 * 60 * 2 * 7
+    assert data["worker_agreement"] == 1.0
+    assert data["scenario"]["seed"] == 5
+    assert [minute["minute"] for minute in data["timeline"]] == list(range(8))
+    assert set(data["tier_seconds"]["Ligue 1"]) == {"0", "1", "2", "3", "4"}
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_quiet_prints_nothing(scenario_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--quiet leaves only the exit code."""
+    assert main(["simulate", "--scenario", str(scenario_file), "--quiet", "--rps", "3"]) == 0
+    assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--workers", "0"], "argument --workers: --workers must be an integer >= 1, got '0'"),
+        (["--rps", "fast"], "argument --rps: --rps must be an integer >= 1, got 'fast'"),
+        (["--seed", "-2"], "argument --seed: --seed must be an integer >= 0, got '-2'"),
+        (
+            ["--wall-seconds", "0"],
+            "argument --wall-seconds: --wall-seconds must be a number > 0, got '0'",
+        ),
+    ],
+)
+def test_bad_arguments(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad option is a one-line error and exit status 2."""
+    with pytest.raises(SystemExit) as excinfo:
+        main(["simulate", *argv])
+    assert excinfo.value.code == 2
+    assert capsys.readouterr().err == (
+        f"panicquota simulate: error: {message} (see 'panicquota simulate --help')\n"
+    )
+
+
+def test_bad_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bad scenario file is a one-line error naming the file and the key, exit status 2."""
+    path = tmp_path / "bad.toml"
+    path.write_text("workers = 0\n[volatility]\npoints = [[0, 1], [1, 1]]\n", encoding="utf-8")
+    assert main(["simulate", "--scenario", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"panicquota simulate: error: {path}: key 'workers' must be an integer >= 1, got 0\n"
+    )
+
+
+def test_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown scenario name lists the built-in ones."""
+    assert main(["simulate", "--scenario", "crash"]) == 2
+    assert "no built-in scenario 'crash'; use one of calm, flash" in capsys.readouterr().err
+
+
+def test_disagreement_exits_non_zero(
+    scenario_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Workers that disagree make the run fail with exit status 1 and say so."""
+    real_factory = _engine.default_breaker
+
+    def factory(setup: WorkerSetup) -> _engine.Breaker:
+        if setup.index == 1:
+            from panicquota.policy import AdaptivePanicQuota
+
+            quota = AdaptivePanicQuota(thresholds={"medium": (1, 2, 3)})
+            return real_factory(
+                WorkerSetup(
+                    setup.index,
+                    setup.redis,
+                    setup.clock,
+                    quota,
+                    setup.key_prefix,
+                    setup.settings,
+                    setup.max_staleness,
+                )
+            )
+        return real_factory(setup)
+
+    monkeypatch.setattr(_engine, "default_breaker", factory)
+    assert main(["simulate", "--scenario", str(scenario_file), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("panicquota simulate: workers disagreed on ")
+    assert err.endswith(" of 960 decision points: this is a bug\n")
+
+
+def test_plot_without_matplotlib_fails_fast(
+    scenario_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--plot without matplotlib is refused before the run, with the install command."""
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "matplotlib" else find_spec(name, *args),
+    )
+    assert main(["simulate", "--scenario", str(scenario_file), "--plot", "x.png"]) == 2
+    assert capsys.readouterr() == (
+        "",
+        "panicquota simulate: error: --plot needs matplotlib: install it with "
+        "`pip install 'panicquota[plot]'`\n",
+    )
+
+
+def test_plot_report_without_matplotlib(
+    scenario_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plot_report raises PlotUnavailableError (an ImportError) when matplotlib is missing."""
+    from panicquota.simulation import load_scenario
+
+    report = simulate(load_scenario(scenario_file).with_overrides(workers=1))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(PlotUnavailableError, match=r"pip install 'panicquota\[plot\]'"):
+        plot_report(report, tmp_path / "x.png")
+
+
+def test_real_mode_from_the_command_line(
+    scenario_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--real runs worker processes against the local Redis and reports decisions per second."""
+    argv = ["simulate", "--scenario", str(scenario_file), "--real", "--workers", "2"]
+    assert main([*argv, "--wall-seconds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "seed 3 (real)" in out
+    assert "worker agreement: 100.0000%" in out
+    assert "decisions/s (real" in out
+
+
+def test_python_dash_m(scenario_file: Path, tmp_path: Path) -> None:
+    """python -m panicquota simulate runs in a fresh interpreter and writes its JSON."""
+    json_path = tmp_path / "out.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "panicquota",
+            "simulate",
+            "--scenario",
+            str(scenario_file),
+            "--quiet",
+            "--json",
+            str(json_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert json.loads(json_path.read_text(encoding="utf-8"))["worker_agreement"] == 1.0
+
+
+def test_progress_bar_reports_progress() -> None:
+    """The progress callback drives a bar when enabled and does nothing when not."""
+    stream = io.StringIO()
+    with progress_bar("run", enabled=True, file=stream) as progress:
+        progress(30, 60)
+        progress(60, 60)
+    with progress_bar("run", enabled=False) as progress:
+        assert progress(1, 2) is None
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(59, "59s"), (60, "1m 00s"), (3599, "59m 59s"), (30600, "8h 30m")],
+)
+def test_format_duration(seconds: int, text: str) -> None:
+    """Durations read as hours and minutes, or minutes and seconds."""
+    assert format_duration(seconds) == text

@@ -1,0 +1,57 @@
+"""The real mode: worker processes against the local Redis, time compressed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from panicquota.simulation import Scenario, simulate_real
+from panicquota.simulation._real import DEFAULT_REDIS_URL, RealModeError, agreement
+
+
+@pytest.fixture
+def local_redis() -> Iterator[redis.Redis]:
+    """Return a client of the shared local Redis (the real mode's default server)."""
+    client = redis.Redis.from_url(DEFAULT_REDIS_URL)
+    client.ping()  # the real-mode tests must not silently skip
+    yield client
+    client.close()
+
+
+def test_real_mode_agrees_and_cleans_up(fast_scenario: Scenario, local_redis: redis.Redis) -> None:
+    """Two processes decide many times per second, agree, and leave no key behind."""
+    scenario = fast_scenario.with_overrides(workers=2)
+    report = simulate_real(scenario, wall_seconds=2.0)
+    assert report.worker_agreement == 1.0
+    assert report.decision_points > 0
+    assert report.decisions > 10 * report.decision_points  # the hot loop ran
+    assert report.simulated_requests == scenario.duration_seconds * 2 * 7
+    assert report.series.tier["Ligue 1"].count(4) > 0  # the panic reached tier 4
+    assert report.redis_url == DEFAULT_REDIS_URL
+    assert report.key_prefix is not None
+    base = report.key_prefix.removesuffix(":vix:panic")
+    assert list(local_redis.scan_iter(match=f"{base}*")) == []
+
+
+def test_unreachable_redis() -> None:
+    """A server that is not there is reported with the URL and what to do."""
+    with pytest.raises(RealModeError, match=r"^cannot reach Redis at 'redis://127\.0\.0\.1:1/0' "):
+        simulate_real(
+            Scenario("x", "", 10, volatility=((0, 1),)), redis_url="redis://127.0.0.1:1/0"
+        )
+
+
+def test_agreement_compares_same_instant_and_start(fast_scenario: Scenario) -> None:
+    """Checkpoints disagree only at the same second, context and stored start."""
+    start = 1_767_225_660.0
+    steady = [(0, ((20, "NORMAL", None),) * 3), (61, ((0, "PANIC_FULL", start),) * 3)]
+    late = [(0, ((20, "NORMAL", None),) * 3), (61, ((20, "NORMAL", None),) * 3)]
+    points, agreeing, disagreements = agreement(fast_scenario, [steady, late])
+    assert (points, agreeing, disagreements) == (9, 9, ())  # a stale snapshot is no bug
+    wrong = [(0, ((20, "NORMAL", None),) * 3), (61, ((5, "PANIC_PARTIAL", start),) * 3)]
+    points, agreeing, disagreements = agreement(fast_scenario, [steady, wrong])
+    assert (points, agreeing) == (6, 3)
+    assert disagreements[0].second == 61
+    assert disagreements[0].decisions == ((0, "PANIC_FULL", 1), (5, "PANIC_PARTIAL", 2))

@@ -1,0 +1,426 @@
+"""Scenarios: the built-in ones, TOML files, their errors and overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from panicquota.errors import ConfigError
+from panicquota.simulation import (
+    BUILTIN_SCENARIOS,
+    Scenario,
+    ScenarioError,
+    TrafficShare,
+    builtin_scenario,
+    load_scenario,
+    resolve_scenario,
+)
+from panicquota.stakes import Stakes
+from panicquota.tiers import Thresholds
+
+EXAMPLE = """
+name = "derby"
+description = "a derby that goes wrong"
+seed = 7
+workers = 2
+rps = 100
+normal_ttl = 30
+upstream_capacity = 50
+duration_minutes = 20
+
+[volatility]
+points = [[0, 15], [5, 45], [10, 45], [12, 15]]
+noise = 0.5
+
+[[contexts]]
+league = "Ligue 1"
+share = 3
+
+[[contexts]]
+context = "UCL final"
+name = "final"
+share = 1
+
+[breaker]
+trip_level = 35
+reset_level = 25
+
+[policy.thresholds]
+medium = [20, 60, 120]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    """Write *text* as a scenario file and return its path."""
+    path = tmp_path / "scenario.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_builtin_names() -> None:
+    """The six built-in scenarios of the issue exist, the calm control included."""
+    assert BUILTIN_SCENARIOS == (
+        "calm",
+        "flash",
+        "persistent",
+        "chronic",
+        "flapping",
+        "ucl-final",
+    )
+
+
+@pytest.mark.parametrize("name", BUILTIN_SCENARIOS)
+def test_builtins_are_valid(name: str) -> None:
+    """Every built-in scenario builds, has a description and a volatility timeline."""
+    scenario = builtin_scenario(name)
+    assert scenario.name == name
+    assert scenario.description
+    series = scenario.volatility_series()
+    assert series is not None
+    assert len(series) == scenario.duration_seconds
+
+
+@pytest.mark.parametrize(
+    ("name", "minutes_above_trip"),
+    [("flash", 10), ("persistent", 45), ("chronic", 480)],
+)
+def test_builtin_panic_lengths(name: str, minutes_above_trip: int) -> None:
+    """flash, persistent and chronic keep the volatility above the trip level as named."""
+    series = builtin_scenario(name).volatility_series()
+    assert series is not None
+    above = sum(vix >= 30 for vix in series)
+    assert abs(above - minutes_above_trip * 60) <= 2
+
+
+def test_unknown_builtin() -> None:
+    """An unknown name lists the built-in scenarios."""
+    with pytest.raises(ScenarioError) as excinfo:
+        builtin_scenario("crash")
+    assert str(excinfo.value) == (
+        "no built-in scenario 'crash'; use one of calm, flash, persistent, chronic, "
+        "flapping, ucl-final or the path of a .toml scenario file"
+    )
+
+
+def test_load_a_complete_file(tmp_path: Path) -> None:
+    """Every key of a scenario file lands where it belongs."""
+    scenario = load_scenario(write(tmp_path, EXAMPLE))
+    assert scenario.name == "derby"
+    assert scenario.description == "a derby that goes wrong"
+    assert (scenario.seed, scenario.workers, scenario.rps) == (7, 2, 100)
+    assert (scenario.normal_ttl, scenario.upstream_capacity) == (30, 50)
+    assert scenario.duration_seconds == 1200
+    assert scenario.volatility == ((0, 15), (300, 45), (600, 45), (720, 15))
+    assert scenario.noise == 0.5
+    assert scenario.contexts == (
+        TrafficShare("Ligue 1", {"league": "Ligue 1"}, 3),
+        TrafficShare("final", "UCL final", 1),
+    )
+    assert scenario.rates() == (75, 25)
+    assert (scenario.breaker.trip_level, scenario.breaker.reset_level) == (35, 25)
+    assert scenario.policy["thresholds"] == {Stakes.MEDIUM: [20, 60, 120]}
+    assert isinstance(scenario, Scenario)
+    assert Thresholds.coerce(scenario.policy["thresholds"][Stakes.MEDIUM]).tier2 == 20
+
+
+def test_defaults_and_segments(tmp_path: Path) -> None:
+    """Segments make steps and ramps; the duration defaults to the timeline's end."""
+    path = write(
+        tmp_path,
+        "[volatility]\nsegments = [{minutes = 1, vix = 10}, {minutes = 1, from = 20, to = 80}]\n",
+    )
+    scenario = load_scenario(path)
+    assert scenario.name == "scenario"
+    assert scenario.duration_seconds == 120
+    assert scenario.contexts == (TrafficShare("Ligue 1", {"league": "Ligue 1"}, 1.0),)
+    series = scenario.volatility_series()
+    assert series is not None
+    assert series[59] == 10
+    assert series[60] == 20
+    assert series[90] == pytest.approx(50, abs=0.01)
+
+
+def test_panic_windows(tmp_path: Path) -> None:
+    """Panic windows become trip/reset events; the run lasts 15 minutes past the last."""
+    scenario = load_scenario(write(tmp_path, "panic_windows = [[1, 2.5], [4, 5]]\n"))
+    assert scenario.panic_windows == ((60, 150), (240, 300))
+    assert scenario.panic_events() == {60: True, 150: False, 240: True, 300: False}
+    assert scenario.duration_seconds == 300 + 900
+    assert scenario.volatility_series() is None
+
+
+def test_rates_apportion_by_largest_remainder() -> None:
+    """Shares become integer rates that sum to rps exactly."""
+    scenario = builtin_scenario("persistent").with_overrides(rps=7)
+    assert scenario.rates() == (4, 2, 1)
+    assert sum(builtin_scenario("persistent").with_overrides(rps=1001).rates()) == 1001
+
+
+def test_overrides() -> None:
+    """--workers, --rps and --seed replace the scenario's values; None keeps them."""
+    base = builtin_scenario("flash")
+    changed = base.with_overrides(workers=8, rps=1000, seed=42)
+    assert (changed.workers, changed.rps, changed.seed) == (8, 1000, 42)
+    assert base.with_overrides() == base
+
+
+def test_bad_override() -> None:
+    """An override is validated like a file value."""
+    with pytest.raises(
+        ScenarioError, match=r"^<built-in flash>: key 'workers' must be an integer >= 1, got 0$"
+    ):
+        builtin_scenario("flash").with_overrides(workers=0)
+
+
+def test_seed_changes_the_noise() -> None:
+    """The same seed gives the same readings; another seed, other readings."""
+    base = builtin_scenario("flash")
+    assert base.volatility_series() == base.volatility_series()
+    assert base.volatility_series() != base.with_overrides(seed=1).volatility_series()
+
+
+def test_resolve(tmp_path: Path) -> None:
+    """A built-in name or a file path both resolve; a missing file names itself."""
+    assert resolve_scenario("calm").name == "calm"
+    assert resolve_scenario(str(write(tmp_path, EXAMPLE))).name == "derby"
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ScenarioError, match=r"nope\.toml: no such scenario file$"):
+        resolve_scenario(str(missing))
+
+
+TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            "workers = 4\n",
+            (
+                "give exactly one of 'volatility' (a table with 'points' or 'segments') and "
+                "'panic_windows' (a list of [start_minute, end_minute])"
+            ),
+            id="no-timeline",
+        ),
+        pytest.param(
+            "panic_windows = [[1, 2]]\n" + TIMELINE,
+            (
+                "give exactly one of 'volatility' (a table with 'points' or 'segments') and "
+                "'panic_windows' (a list of [start_minute, end_minute])"
+            ),
+            id="both-timelines",
+        ),
+        pytest.param(
+            "rate = 4\n" + TIMELINE,
+            (
+                "unknown key 'rate'; accepted: 'name', 'description', 'duration_minutes', 'seed', "
+                "'workers', 'rps', 'normal_ttl', 'upstream_capacity', 'volatility', "
+                "'panic_windows', 'contexts', 'breaker', 'policy'"
+            ),
+            id="unknown-key",
+        ),
+        pytest.param(
+            "workers = 0\n" + TIMELINE,
+            "key 'workers' must be an integer >= 1, got 0",
+            id="workers-zero",
+        ),
+        pytest.param(
+            "rps = 2.5\n" + TIMELINE, "key 'rps' must be an integer >= 1, got 2.5", id="rps-float"
+        ),
+        pytest.param(
+            "seed = -1\n" + TIMELINE,
+            "key 'seed' must be an integer >= 0, got -1",
+            id="seed-negative",
+        ),
+        pytest.param(
+            "normal_ttl = 'x'\n" + TIMELINE,
+            "key 'normal_ttl' must be a finite number >= 0, got 'x'",
+            id="ttl-text",
+        ),
+        pytest.param(
+            "upstream_capacity = 0\n" + TIMELINE,
+            "key 'upstream_capacity' must be a finite number > 0, got 0",
+            id="capacity-zero",
+        ),
+        pytest.param(
+            "duration_minutes = 0\n" + TIMELINE,
+            "key 'duration_minutes' must be a finite number > 0, got 0",
+            id="duration-zero",
+        ),
+        pytest.param(
+            "[volatility]\n",
+            (
+                "key 'volatility' needs exactly one of 'points' (a list of [minute, vix]) and "
+                "'segments' (a list of tables)"
+            ),
+            id="volatility-empty",
+        ),
+        pytest.param(
+            "[volatility]\npoints = [[0, 10], [0, 20]]\n",
+            "key 'volatility.points[1]': minutes must be strictly increasing, got 0 after 0.0",
+            id="points-order",
+        ),
+        pytest.param(
+            "[volatility]\npoints = [[0, 10, 3]]\n",
+            "key 'volatility.points[0]' must be [minute, vix], got [0, 10, 3]",
+            id="points-shape",
+        ),
+        pytest.param(
+            "[volatility]\npoints = []\n",
+            "key 'volatility.points' must be a non-empty list of [minute, vix], got []",
+            id="points-empty",
+        ),
+        pytest.param(
+            "[volatility]\nnoise = -1\npoints = [[0, 1]]\n",
+            "key 'volatility.noise' must be a finite number >= 0, got -1",
+            id="noise-negative",
+        ),
+        pytest.param(
+            "[volatility]\nsegments = [{vix = 3}]\n",
+            "key 'volatility.segments[0].minutes' is required",
+            id="segment-minutes",
+        ),
+        pytest.param(
+            "[volatility]\nsegments = [{minutes = 3, vix = 3, to = 4}]\n",
+            (
+                "key 'volatility.segments[0]' needs either 'vix' (a level) or 'from' and 'to' (a "
+                "ramp), got {'minutes': 3, 'vix': 3, 'to': 4}"
+            ),
+            id="segment-mixed",
+        ),
+        pytest.param(
+            "[volatility]\nsegments = [{minutes = 3, level = 3}]\n",
+            "unknown key 'volatility.segments[0].level'; accepted: 'minutes', 'vix', 'from', 'to'",
+            id="segment-unknown",
+        ),
+        pytest.param(
+            "panic_windows = [[5, 2]]\n",
+            (
+                "key 'panic_windows[0]': windows must be in order and not overlap, with start < "
+                "end, got [5, 2]"
+            ),
+            id="window-backwards",
+        ),
+        pytest.param(
+            "panic_windows = [[1, 5], [4, 8]]\n",
+            (
+                "key 'panic_windows[1]': windows must be in order and not overlap, with start < "
+                "end, got [4, 8]"
+            ),
+            id="window-overlap",
+        ),
+        pytest.param(
+            "panic_windows = [3]\n",
+            "key 'panic_windows[0]' must be [start_minute, end_minute], got 3",
+            id="window-shape",
+        ),
+        pytest.param(
+            TIMELINE + "[[contexts]]\nleague = 'Ligue 1'\n",
+            "key 'contexts[0].share' is required (a number > 0)",
+            id="share-missing",
+        ),
+        pytest.param(
+            TIMELINE + "[[contexts]]\nshare = 0\nleague = 'x'\n",
+            "key 'contexts[0].share' must be a finite number > 0, got 0",
+            id="share-zero",
+        ),
+        pytest.param(
+            TIMELINE + "[[contexts]]\nshare = 1\n",
+            (
+                "key 'contexts[0]' needs 'context' or one of 'league', 'competition', "
+                "'tournament', 'event'"
+            ),
+            id="context-missing",
+        ),
+        pytest.param(
+            TIMELINE + "[[contexts]]\nshare = 1\ncontext = 'a'\nleague = 'b'\n",
+            (
+                "key 'contexts[0]': give either 'context' (free text) or 'league', 'competition', "
+                "'tournament', 'event', not both"
+            ),
+            id="context-both",
+        ),
+        pytest.param(
+            TIMELINE
+            + "[[contexts]]\nshare = 1\ncontext = 'a'\n[[contexts]]\nshare = 1\ncontext = 'a'\n",
+            "key 'contexts[1]': duplicate context 'a'",
+            id="context-duplicate",
+        ),
+        pytest.param(
+            TIMELINE + "[[contexts]]\nshare = 1\nteam = 'a'\n",
+            (
+                "unknown key 'contexts[0].team'; accepted: 'name', 'share', 'context', 'league', "
+                "'competition', 'tournament', 'event'"
+            ),
+            id="context-unknown",
+        ),
+        pytest.param(
+            "contexts = 'Ligue 1'\n" + TIMELINE,
+            "key 'contexts' must be a non-empty array of tables ([[contexts]]), got 'Ligue 1'",
+            id="contexts-not-list",
+        ),
+        pytest.param(
+            TIMELINE + "[breaker]\ntrip = 3\n",
+            (
+                "unknown key 'breaker.trip'; accepted: 'trip_level', 'reset_level', "
+                "'calm_seconds', 'grace_seconds'"
+            ),
+            id="breaker-unknown",
+        ),
+        pytest.param(
+            TIMELINE + "[breaker]\nreset_level = 40\n",
+            "key 'breaker.reset_level' must be below 'breaker.trip_level', got 40 >= 30.0",
+            id="breaker-levels",
+        ),
+        pytest.param(
+            "policy = 3\n" + TIMELINE, "key 'policy' must be a table, got 3", id="policy-not-table"
+        ),
+        pytest.param(
+            TIMELINE + "[policy.thresholds]\nmedium = [30, 20, 90]\n",
+            (
+                "medium_stakes: thresholds must be positive, finite and strictly increasing (0 < "
+                "tier2 < tier3 < tier4), got Thresholds(tier2=30, tier3=20, tier4=90)"
+            ),
+            id="policy-thresholds",
+        ),
+        pytest.param(
+            TIMELINE + "[policy]\ntiers = 3\n",
+            (
+                "unknown key 'policy.tiers'; accepted: 'policy.thresholds', 'policy.ttls', "
+                "'policy.keywords'"
+            ),
+            id="policy-unknown",
+        ),
+    ],
+)
+def test_file_errors(tmp_path: Path, text: str, message: str) -> None:
+    """A bad scenario file names the file, the key and what is accepted."""
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as excinfo:
+        load_scenario(path)
+    assert str(excinfo.value) == f"{path}: {message}"
+    assert isinstance(excinfo.value, ConfigError)
+
+
+def test_timeline_of_one_instant(tmp_path: Path) -> None:
+    """A timeline that ends at minute 0 needs an explicit duration."""
+    path = write(tmp_path, "[volatility]\npoints = [[0, 40]]\n")
+    with pytest.raises(ScenarioError) as excinfo:
+        load_scenario(path)
+    assert str(excinfo.value) == (
+        f"{path}: the timeline ends at minute 0; set 'duration_minutes' (a number > 0)"
+    )
+    assert (
+        load_scenario(
+            write(tmp_path, "duration_minutes = 2\n[volatility]\npoints = [[0, 40]]\n")
+        ).duration_seconds
+        == 120
+    )
+
+
+def test_not_toml(tmp_path: Path) -> None:
+    """A file that is not TOML says so, with the parser's position."""
+    path = write(tmp_path, "workers = \n")
+    with pytest.raises(ScenarioError, match=r"scenario\.toml: not valid TOML: "):
+        load_scenario(path)
