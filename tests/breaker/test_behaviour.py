@@ -11,7 +11,7 @@ from panicquota import PanicMode, Stakes
 from panicquota.breaker import StateSource, TierTransition
 from panicquota.clock import ManualClock
 
-from .conftest import T0, Backend, Factory
+from .support import T0, Backend, Factory
 
 LIGUE_1 = {"league": "Ligue 1"}
 

@@ -29,7 +29,7 @@ from panicquota.breaker import (
 )
 from panicquota.clock import ManualClock
 
-from .conftest import T0, AsyncView
+from .support import T0, AsyncView
 
 LIGUE_1 = {"league": "Ligue 1"}
 PREFIX = "{vix:panic}"

@@ -16,7 +16,7 @@ from panicquota.breaker import BreakerMetrics, MissingDependencyError, VIXCircui
 from panicquota.breaker._metrics import METRIC_NAMES
 from panicquota.clock import ManualClock
 
-from .conftest import T0
+from .support import T0
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import REAL_REDIS_URL, T0, delete_prefix, real_redis_or_skip, unique_prefix
+from .support import REAL_REDIS_URL, T0, delete_prefix, real_redis_or_skip, unique_prefix
 
 CTX = multiprocessing.get_context("spawn")
 

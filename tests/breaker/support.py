@@ -1,0 +1,119 @@
+"""Helpers of the breaker tests: backends, key clean-up, the async adapter, factories.
+
+Async breakers are driven through :class:`AsyncView`, so each behavioural
+scenario is written once and runs on both flavours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from redis.exceptions import RedisError
+
+from panicquota.breaker import AsyncVIXCircuitBreaker, VIXCircuitBreaker, connect
+from panicquota.clock import ManualClock
+
+REAL_REDIS_URL = os.environ.get("PANICQUOTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+#: 2027-01-15 12:00 UTC: timestamps that look real on a shared server.
+T0 = 1_800_000_000.0
+
+
+def unique_prefix() -> str:
+    """Return a hash-tagged key prefix no other test uses."""
+    return f"{{pqtest:{uuid.uuid4().hex}}}"
+
+
+def delete_prefix(client: Any, prefix: str) -> None:
+    """Delete the keys under *prefix*, and only those."""
+    keys = list(client.scan_iter(match=f"{prefix}*", count=500))
+    if keys:
+        client.delete(*keys)
+
+
+def real_redis_or_skip() -> Any:
+    """Return a client of the shared Redis; fail under CI if it is down, else skip."""
+    client = connect(REAL_REDIS_URL)
+    try:
+        client.ping()
+    except RedisError as error:
+        client.close()
+        message = f"the real Redis at {REAL_REDIS_URL} is unreachable: {error}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (CI is set: the real-Redis tests must not skip)")
+        pytest.skip(message)
+    return client
+
+
+@dataclass
+class Backend:
+    """A Redis server seen through a sync client, plus a way to get async clients."""
+
+    name: str
+    client: Any
+    new_async_client: Callable[[], Any]
+    prefix: str = field(default_factory=unique_prefix)
+
+    def key(self, suffix: str) -> str:
+        """Return the full name of one of the breaker's keys."""
+        return f"{self.prefix}:{suffix}"
+
+
+class AsyncView:
+    """Drive an async breaker with sync calls, so scenarios are written once."""
+
+    def __init__(self, breaker: AsyncVIXCircuitBreaker, runner: asyncio.Runner) -> None:
+        self.breaker = breaker
+        self._run = runner.run
+
+    def get_ttl(self, normal_ttl: float, context: Any = None) -> Any:
+        return self._run(self.breaker.get_ttl(normal_ttl, context))
+
+    def observe(self, vix: float) -> None:
+        self._run(self.breaker.observe(vix))
+
+    def trip(self) -> None:
+        self._run(self.breaker.trip())
+
+    def reset(self) -> None:
+        self._run(self.breaker.reset())
+
+    def refresh(self) -> None:
+        self._run(self.breaker.refresh())
+
+    def panic_duration_minutes(self) -> float | None:
+        return self._run(self.breaker.panic_duration_minutes())
+
+    def add_listener(self, callback: Callable[..., object]) -> None:
+        self.breaker.add_listener(callback)
+
+
+@dataclass
+class Factory:
+    """Build breakers of one flavour over one backend, each on its own clock by default."""
+
+    backend: Backend
+    flavour: str
+    runner: asyncio.Runner | None
+    clock: ManualClock = field(default_factory=lambda: ManualClock(T0))
+    _async_clients: list[Any] = field(default_factory=list)
+
+    def __call__(self, **options: Any) -> Any:
+        options.setdefault("key_prefix", self.backend.prefix)
+        options.setdefault("clock", self.clock)
+        if self.runner is None:
+            return VIXCircuitBreaker(self.backend.client, **options)
+        client = self.backend.new_async_client()
+        self._async_clients.append(client)
+        return AsyncView(AsyncVIXCircuitBreaker(client, **options), self.runner)
+
+    def close(self) -> None:
+        if self.runner is not None:
+            for client in self._async_clients:
+                self.runner.run(client.aclose())
+            self.runner.close()
