@@ -20,7 +20,7 @@ from panicquota.breaker import AsyncVIXCircuitBreaker, VIXCircuitBreaker, connec
 from panicquota.clock import ManualClock
 
 REAL_REDIS_URL = os.environ.get("PANICQUOTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-#: 2027-01-15 12:00 UTC: timestamps that look real on a shared server.
+#: 2027-01-15 08:00 UTC: timestamps that look real on a shared server.
 T0 = 1_800_000_000.0
 
 

@@ -238,3 +238,37 @@ def test_slow_redis_blocks_only_the_reading_thread() -> None:
         release.set()
         reader.join(timeout=10)
     client.close()
+
+
+def test_from_url_owns_its_client(server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """from_url() builds a short-timeout client that the breaker closes on exit."""
+    closed: list[bool] = []
+    with VIXCircuitBreaker.from_url(server.url, key_prefix=PREFIX) as breaker:
+        client = breaker._redis
+        monkeypatch.setattr(client, "close", lambda: closed.append(True))
+        breaker.trip()
+        assert breaker.get_ttl(60)[2]["tier"] == 1
+        assert client.get_connection_kwargs()["socket_timeout"] == 0.25
+    assert closed == [True]
+    client.connection_pool.disconnect()
+
+
+def test_async_from_url_owns_its_client(server: RedisServer) -> None:
+    """The async from_url() client is closed by the async context manager."""
+    closed: list[bool] = []
+
+    async def scenario() -> None:
+        async with AsyncVIXCircuitBreaker.from_url(server.url, key_prefix=PREFIX) as breaker:
+            client = breaker._redis
+            aclose = client.aclose
+
+            async def recording_aclose() -> None:
+                closed.append(True)
+                await aclose()
+
+            client.aclose = recording_aclose
+            await breaker.trip()
+            assert (await breaker.get_ttl(60))[2]["tier"] == 1
+
+    asyncio.run(scenario())
+    assert closed == [True]
