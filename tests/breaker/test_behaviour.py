@@ -79,6 +79,12 @@ def test_reset_ends_the_panic_and_leaves_a_marker(make_breaker: Factory, backend
     assert summary(breaker.get_ttl(60, LIGUE_1))[:3] == (60, PanicMode.NORMAL, 0)
 
 
+def test_reset_without_a_panic_changes_nothing(make_breaker: Factory, backend: Backend) -> None:
+    """reset() outside a panic leaves no marker and no start."""
+    make_breaker().reset()
+    assert (start_ts(backend), backend.client.get(backend.key("ended"))) == (None, None)
+
+
 def test_reset_never_erases_a_newer_panic(backend: Backend) -> None:
     """The reset script deletes the start only if it is the episode the caller read."""
     from panicquota.breaker import _scripts
@@ -96,6 +102,7 @@ def test_hysteresis_trips_high_and_resets_after_calm(
     """Trip at 30; 25 is in the band; only 60 s of readings below 20 reset."""
     breaker = make_breaker(trip_level=30, reset_level=20, calm_seconds=60)
     clock = make_breaker.clock
+    breaker.observe(5.0)
     breaker.observe(29.9)
     assert start_ts(backend) is None
     breaker.observe(30.0)

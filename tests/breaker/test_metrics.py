@@ -92,3 +92,28 @@ def test_multiprocess_mode_sums_over_processes(tmp_path: Path) -> None:
     labels = {"tier": "0", "stakes": "medium_stakes", "source": "CACHED"}
     assert registry.get_sample_value("panicquota_decisions_total", labels) == 8.0
     assert registry.get_sample_value("panicquota_panic_active") == 0.0
+
+
+def test_repairs_and_fail_safe_decisions_are_counted(client: Any) -> None:
+    """A restored start, a replaced corrupt start and fail-safe decisions show in the metrics."""
+    registry = CollectorRegistry()
+    clock = ManualClock(T0)
+    breaker = VIXCircuitBreaker(client, clock=clock, metrics=BreakerMetrics(registry))
+    breaker.trip()
+    client.delete("vix:panic:start_ts")
+    breaker.refresh()
+    client.set("vix:panic:start_ts", "garbage")
+    breaker.refresh()
+    sample = registry.get_sample_value
+    assert sample("panicquota_state_repairs_total", {"kind": "restored"}) == 1.0
+    assert sample("panicquota_state_repairs_total", {"kind": "corrupt"}) == 1.0
+
+    down = fakeredis.FakeServer()
+    down.connected = False
+    unreachable = fakeredis.FakeRedis(server=down)
+    blind = VIXCircuitBreaker(unreachable, clock=clock, metrics=BreakerMetrics(registry))
+    blind.get_ttl(60, "UCL")
+    labels = {"tier": "0", "stakes": "high_stakes", "source": "FAIL_SAFE"}
+    assert sample("panicquota_decisions_total", labels) == 1.0
+    assert sample("panicquota_store_up") == 0.0
+    unreachable.close()

@@ -111,3 +111,11 @@ def test_breakers_are_lazy_exports() -> None:
         "assert 'redis' in sys.modules and 'prometheus_client' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    """The lazy module attribute hook refuses unknown names like a module does."""
+    import panicquota.breaker
+
+    with pytest.raises(AttributeError, match=r"has no attribute 'Breaker'$"):
+        panicquota.breaker.Breaker  # noqa: B018
