@@ -24,7 +24,8 @@ class StateSource(StrEnum):
     FRESH = "FRESH"
     #: The local snapshot, read from Redis at most ``max_staleness`` seconds ago.
     CACHED = "CACHED"
-    #: Redis is unreachable: the last state this worker read, aged by the clock.
+    #: Older than ``max_staleness``: Redis is unreachable (or another caller is
+    #: still waiting on it), so the last state this worker read, aged by the clock.
     STALE = "STALE"
     #: Redis is unreachable and this worker never read any state: the fail-safe.
     FAIL_SAFE = "FAIL_SAFE"
