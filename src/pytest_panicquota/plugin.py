@@ -1,1 +1,230 @@
-"""The pytest plugin's hooks and fixtures."""
+"""The pytest plugin: options, markers, fixtures and the certification mode.
+
+Heavy imports (redis, fakeredis, Hypothesis, the certification engine) happen
+inside the hooks and fixtures that need them, so an installed plugin that a
+test suite does not use costs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from panicquota import AdaptivePanicQuota
+    from panicquota.clock import ManualClock
+    from pytest_panicquota._fixtures import RedisHandle
+    from pytest_panicquota._workers import WorkerPool
+
+ENV_REDIS_URL = "PANICQUOTA_REDIS_URL"
+
+MARKERS = (
+    "panic_latency(p99_ms=1.0, samples=1000): run the test body repeatedly and fail when its "
+    "p99 latency, net of an empty control call, reaches p99_ms milliseconds",
+    "panic_no_leak(batch=200, batches=5): run the test body repeatedly after a warm-up and fail "
+    "on sustained growth of traced memory or live objects",
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add the panicquota option group and ini keys."""
+    group = parser.getgroup("panicquota", "panicquota: fixtures, checks and certification")
+    group.addoption(
+        "--panicquota-redis-url",
+        dest="panicquota_redis_url",
+        metavar="URL",
+        default=None,
+        help="run panic_redis on this real Redis server, each test's keys removed after it "
+        f"(default: ${ENV_REDIS_URL}, else a fresh fakeredis per test)",
+    )
+    group.addoption(
+        "--panicquota-certify",
+        dest="panicquota_certify",
+        action="store_true",
+        default=False,
+        help="run the certification suite against --panicquota-target instead of the tests",
+    )
+    group.addoption(
+        "--panicquota-target",
+        dest="panicquota_target",
+        metavar="MODULE:ATTR",
+        default=None,
+        help="the policy to certify: an object with calculate_ttl_strategy, a class or a "
+        "zero-argument factory",
+    )
+    group.addoption(
+        "--panicquota-report",
+        dest="panicquota_report",
+        metavar="PATH",
+        default=None,
+        help="write the certification report to PATH as JSON",
+    )
+    group.addoption(
+        "--panicquota-p99-ms",
+        dest="panicquota_p99_ms",
+        metavar="MS",
+        type=float,
+        default=1.0,
+        help="the certification's latency budget: p99 of one decision in ms (default: 1.0)",
+    )
+    parser.addini(
+        "panicquota_redis_url",
+        "the real Redis server panic_redis uses (the option and the environment win)",
+        default=None,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the plugin's markers."""
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+
+
+def pytest_collection(session: pytest.Session) -> bool | None:
+    """Collect the certification criteria instead of tests with ``--panicquota-certify``."""
+    if not session.config.getoption("panicquota_certify"):
+        return None
+    from pytest_panicquota._certify import collect
+
+    items = collect(session)
+    hook = session.config.hook
+    hook.pytest_collection_modifyitems(session=session, config=session.config, items=items)
+    session.items = items
+    session.testscollected = len(items)
+    hook.pytest_collection_finish(session=session)
+    return True
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print the certification table and write its JSON report."""
+    if not config.getoption("panicquota_certify"):
+        return
+    from pytest_panicquota._certify import report_key
+
+    report = config.stash.get(report_key, None)
+    if report is None:
+        return
+    terminalreporter.section("panicquota certification")
+    for line in report.lines():
+        terminalreporter.write_line(line)
+    path = config.getoption("panicquota_report")
+    if path:
+        report.write_json(path)
+        terminalreporter.write_line(f"report written to {path}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfuncitem(pyfuncitem: pytest.Function) -> bool | None:
+    """Run a test marked ``panic_latency`` or ``panic_no_leak`` under that check."""
+    latency = pyfuncitem.get_closest_marker("panic_latency")
+    leak = pyfuncitem.get_closest_marker("panic_no_leak")
+    if latency is None and leak is None:
+        return None
+    from panicquota.certification import check_latency, check_no_leak
+
+    test = pyfuncitem.obj
+    names = pyfuncitem._fixtureinfo.argnames
+    kwargs = {name: pyfuncitem.funcargs[name] for name in names}
+    calls = [((), kwargs)]
+    outcomes = []
+    if latency is not None:
+        outcomes.append(check_latency(test, calls, **{"samples": 1000, **latency.kwargs}))
+    if leak is not None:
+        options = {"warmup": 200, "batch": 200, "batches": 5, **leak.kwargs}
+        outcomes.append(check_no_leak(test, calls, **options))
+    for outcome in outcomes:
+        if not outcome.passed:
+            pytest.fail(outcome.message, pytrace=False)
+    return True
+
+
+def _redis_url(config: pytest.Config) -> str | None:
+    url = config.getoption("panicquota_redis_url") or os.environ.get(ENV_REDIS_URL)
+    return url or config.getini("panicquota_redis_url") or None
+
+
+@pytest.fixture
+def panic_key_prefix(request: pytest.FixtureRequest) -> str:
+    """Return a key prefix unique to this test (and xdist worker): the breaker's prefix."""
+    from pytest_panicquota._fixtures import unique_prefix
+
+    return unique_prefix(os.environ.get("PYTEST_XDIST_WORKER", "main"))
+
+
+@pytest.fixture
+def _panic_redis_handle(request: pytest.FixtureRequest) -> Iterator[RedisHandle]:
+    from pytest_panicquota._fixtures import RedisHandle
+
+    handle = RedisHandle(_redis_url(request.config))
+    yield handle
+    handle.close()
+
+
+@pytest.fixture
+def panic_redis(_panic_redis_handle: RedisHandle) -> Any:
+    """Return a clean Redis client for this test.
+
+    A fresh fakeredis server (Lua enabled) by default; with
+    ``--panicquota-redis-url`` or ``$PANICQUOTA_REDIS_URL`` a client of that
+    real server whose writes are undone after the test (keys it created are
+    deleted, keys it changed restored); nothing else is touched.
+    """
+    return _panic_redis_handle.client
+
+
+@pytest.fixture
+def panic_clock() -> ManualClock:
+    """Return a controllable epoch clock (``advance(minutes=...)``, ``set(...)``)."""
+    from panicquota.clock import ManualClock
+
+    return ManualClock()
+
+
+@pytest.fixture
+def panic_quota() -> AdaptivePanicQuota:
+    """Return the default policy; override this fixture to test your own configuration."""
+    from panicquota import AdaptivePanicQuota
+
+    return AdaptivePanicQuota()
+
+
+@pytest.fixture
+def panic_breaker(
+    panic_redis: Any, panic_clock: ManualClock, panic_quota: Any, panic_key_prefix: str
+) -> Iterator[Any]:
+    """Return a breaker on ``panic_redis``, timed by ``panic_clock``, using ``panic_quota``."""
+    from panicquota.breaker import VIXCircuitBreaker
+
+    breaker = VIXCircuitBreaker(
+        panic_redis, panic_quota, key_prefix=panic_key_prefix, clock=panic_clock
+    )
+    yield breaker
+    breaker.close()
+
+
+@pytest.fixture
+def panic_workers(
+    _panic_redis_handle: RedisHandle,
+    panic_clock: ManualClock,
+    panic_quota: Any,
+    panic_key_prefix: str,
+) -> WorkerPool:
+    """Return a runner of a callable in N processes sharing this test's Redis.
+
+    ``panic_workers(fn, *args, workers=4)`` calls ``fn(context, *args)`` in each
+    process (see :class:`pytest_panicquota.WorkerContext`), released together,
+    and returns the results in worker order.
+    """
+    from pytest_panicquota._workers import WorkerPool
+
+    return WorkerPool(
+        redis_url=_panic_redis_handle.url,
+        key_prefix=panic_key_prefix,
+        clock=panic_clock,
+        quota=panic_quota,
+        tracked=_panic_redis_handle.tracked,
+        journal=_panic_redis_handle.journal,
+    )

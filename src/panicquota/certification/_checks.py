@@ -1,0 +1,365 @@
+"""The checks shared by the pytest plugin and the certification suite.
+
+Each returns an :class:`Outcome` rather than raising, so the plugin can turn
+it into a test failure and the certification into a report row. Callables are
+called as ``fn(*args, **kwargs)`` for each call of *calls*.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import math
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from itertools import cycle, islice, pairwise
+from typing import Any
+
+from panicquota.certification._fresh import Call, reproduce_command, run_fresh
+from panicquota.certification._outcome import Outcome
+from panicquota.certification._state import describe_change, plain, snapshot
+
+__all__ = [
+    "DEFAULT_SEEDS",
+    "check_deterministic",
+    "check_latency",
+    "check_no_leak",
+    "check_pure",
+]
+
+#: Hash seeds of the fresh interpreters: fixed, so a failure reproduces.
+DEFAULT_SEEDS = (0, 1, 2)
+
+
+def name_of(fn: Callable[..., Any]) -> str:
+    """Return how a message names *fn*."""
+    return getattr(fn, "__qualname__", None) or type(fn).__name__
+
+
+def _outcome_of(fn: Callable[..., Any], call: Call) -> Any:
+    args, kwargs = call
+    try:
+        return plain(fn(*args, **kwargs))
+    except Exception as error:  # an error is an answer too, and must be repeatable
+        return ("error", type(error).__name__, str(error))
+
+
+def _show(call: Call) -> str:
+    args, kwargs = call
+    return ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+
+
+def check_deterministic(
+    fn: Callable[..., Any],
+    calls: Sequence[Call],
+    *,
+    repeats: int = 3,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+) -> Outcome:
+    """Check that every call gives the same answer when repeated and under other hash seeds.
+
+    Args:
+        fn: the callable; it must pickle when *seeds* is not empty.
+        calls: the calls to make.
+        repeats: how often each call is repeated in this process.
+        seeds: the ``PYTHONHASHSEED`` of each fresh interpreter (empty: none).
+    """
+    name = name_of(fn)
+    first = [_outcome_of(fn, call) for call in calls]
+    for _ in range(repeats - 1):
+        for call, expected in zip(calls, first, strict=True):
+            got = _outcome_of(fn, call)
+            if got != expected:
+                return Outcome(
+                    False,
+                    f"{name}({_show(call)}) gave {expected!r} and then {got!r} in the same "
+                    f"process; it must give the same answer on each of {repeats} repeats",
+                    {"repeats": repeats, "differing_call": _show(call)},
+                )
+    for run in run_fresh(fn, calls, seeds):
+        for call, expected, got in zip(calls, first, run.results, strict=True):
+            if got != expected:
+                command = reproduce_command(fn, call, run.seed)
+                return Outcome(
+                    False,
+                    f"{name}({_show(call)}) gave {got!r} in a fresh interpreter with "
+                    f"PYTHONHASHSEED={run.seed} but {expected!r} here; the answer must not depend "
+                    f"on the hash seed (reproduce: {command})",
+                    {"seed": run.seed, "differing_call": _show(call), "reproduce": command},
+                )
+    return Outcome(
+        True,
+        f"{len(calls)} calls gave the same answers over {repeats} repeats and "
+        f"{len(seeds)} fresh interpreters (PYTHONHASHSEED {', '.join(map(str, seeds)) or '-'})",
+        {"calls": len(calls), "repeats": repeats, "seeds": list(seeds)},
+    )
+
+
+def check_pure(
+    fn: Callable[..., Any], calls: Sequence[Call], *, instance: object = None, repeats: int = 2
+) -> Outcome:
+    """Check that calls change neither their arguments nor the instance (deep snapshots).
+
+    Args:
+        fn: the callable.
+        calls: the calls to make; each one's arguments are snapshotted.
+        instance: the object whose state must stay unchanged (default: the
+            instance a bound method is bound to).
+        repeats: how often each call is made.
+    """
+    name = name_of(fn)
+    owner = instance if instance is not None else getattr(fn, "__self__", None)
+    owner_before = snapshot(owner) if owner is not None else None
+    for call in calls:
+        args, kwargs = call
+        before = [snapshot(value) for value in (*args, *kwargs.values())]
+        for _ in range(repeats):
+            _outcome_of(fn, call)
+        labels = [f"argument {i + 1}" for i in range(len(args))] + [
+            f"argument {k!r}" for k in kwargs
+        ]
+        for label, old, value in zip(labels, before, (*args, *kwargs.values()), strict=True):
+            new = snapshot(value)
+            if new != old:
+                return Outcome(
+                    False,
+                    f"{name}({_show(call)}) changed its {label} ({describe_change(old, new)}); "
+                    "calls must leave their arguments unchanged",
+                    {"changed": label, "differing_call": _show(call)},
+                )
+        if owner is not None:
+            owner_after = snapshot(owner)
+            if owner_after != owner_before:
+                return Outcome(
+                    False,
+                    f"{name}({_show(call)}) changed its instance {type(owner).__name__} "
+                    f"({describe_change(owner_before, owner_after)}); calls must leave it "
+                    "unchanged",
+                    {"changed": "instance", "differing_call": _show(call)},
+                )
+    return Outcome(
+        True,
+        f"{len(calls)} calls x {repeats} left their arguments"
+        f"{' and the instance' if owner is not None else ''} unchanged",
+        {"calls": len(calls), "repeats": repeats},
+    )
+
+
+#: Allocations by the measuring machinery and interpreter caches, not by the callable.
+_IGNORED = (
+    tracemalloc.__file__,
+    "<frozen importlib._bootstrap>",
+    "<frozen importlib._bootstrap_external>",
+    "<unknown>",
+    *(
+        f"*/{name}"
+        for name in (
+            "linecache.py",
+            "abc.py",
+            "_weakrefset.py",
+            "typing.py",
+            "functools.py",
+            "re/__init__.py",
+            "re/_compiler.py",
+            "fnmatch.py",
+            "re/_parser.py",
+        )
+    ),
+)
+
+
+def _filtered(snap: tracemalloc.Snapshot) -> tracemalloc.Snapshot:
+    return snap.filter_traces([tracemalloc.Filter(False, pattern) for pattern in _IGNORED])
+
+
+def _measure(objects: list[int], sizes: list[int]) -> tracemalloc.Snapshot:
+    gc.collect()
+    objects.append(len(gc.get_objects()))
+    snap = _filtered(tracemalloc.take_snapshot())
+    sizes.append(sum(stat.size for stat in snap.statistics("filename")))
+    return snap
+
+
+def _run_batch(fn: Callable[..., Any], calls: Sequence[Call], count: int) -> None:
+    for args, kwargs in islice(cycle(calls), count):
+        try:
+            fn(*args, **kwargs)
+        except Exception:
+            continue
+
+
+def check_no_leak(
+    fn: Callable[..., Any],
+    calls: Sequence[Call],
+    *,
+    warmup: int = 1000,
+    batch: int = 1000,
+    batches: int = 5,
+    max_bytes_per_call: float = 1.0,
+    max_objects: int = 0,
+) -> Outcome:
+    """Check that memory and live objects stop growing after a warm-up.
+
+    Growth counts only when sustained: it must show in all measured batches
+    but one, so a single allocation by the interpreter does not fail the check.
+
+    Args:
+        fn: the callable; *calls* are cycled through.
+        calls: the calls to make.
+        warmup: calls made before measuring (caches fill up there).
+        batch: calls per measured batch.
+        batches: how many measured batches.
+        max_bytes_per_call: the traced-memory growth budget, per measured call.
+        max_objects: how many more live (GC-tracked) objects are allowed.
+    """
+    name = name_of(fn)
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start(8)
+    try:
+        _run_batch(fn, calls, warmup)
+        _filtered(tracemalloc.take_snapshot())  # fills the filters' own pattern caches
+        objects: list[int] = []
+        sizes: list[int] = []
+        # Only the first and the latest snapshot are kept: keeping them all
+        # would itself be an object growth.
+        first = last = _measure(objects, sizes)
+        for _ in range(batches):
+            _run_batch(fn, calls, batch)
+            del last  # counted objects must not include the previous snapshot
+            last = _measure(objects, sizes)
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    measured = batch * batches
+    byte_growth = sizes[-1] - sizes[0]
+    object_growth = objects[-1] - objects[0]
+    sustained = batches - 1
+    bytes_grew = sum(b > a for a, b in pairwise(sizes)) >= sustained
+    objects_grew = sum(b > a for a, b in pairwise(objects)) >= sustained
+    figures = {
+        "warmup_calls": warmup,
+        "measured_calls": measured,
+        "bytes_growth": byte_growth,
+        "bytes_per_call": round(byte_growth / measured, 3),
+        "objects_growth": object_growth,
+    }
+    if objects_grew and object_growth > max_objects:
+        return Outcome(
+            False,
+            f"{name} left {object_growth} more live objects after {measured:,} calls past a "
+            f"{warmup:,}-call warm-up (growing in every batch; the budget is {max_objects}); "
+            f"most growth at {_top_growth(first, last)}",
+            figures,
+        )
+    if bytes_grew and byte_growth > max_bytes_per_call * measured:
+        return Outcome(
+            False,
+            f"{name} grew traced memory by {byte_growth:,} bytes over {measured:,} calls past a "
+            f"{warmup:,}-call warm-up ({byte_growth / measured:.2f} bytes per call; the budget "
+            f"is {max_bytes_per_call:g}); most growth at {_top_growth(first, last)}",
+            figures,
+        )
+    return Outcome(
+        True,
+        f"memory {byte_growth:+,} bytes and {object_growth:+} live objects over {measured:,} "
+        f"calls after a {warmup:,}-call warm-up (budget {max_bytes_per_call:g} bytes per call, "
+        f"{max_objects} objects)",
+        figures,
+    )
+
+
+def _top_growth(first: tracemalloc.Snapshot, last: tracemalloc.Snapshot) -> str:
+    stats = last.compare_to(first, "lineno")
+    if not stats or stats[0].size_diff <= 0:
+        return "an untraced place"
+    top = stats[0]
+    frame = top.traceback[0]
+    return f"{frame.filename}:{frame.lineno} ({top.size_diff:+,} bytes, {top.count_diff:+} blocks)"
+
+
+def _control(*args: Any, **kwargs: Any) -> None:
+    """Do nothing: the call the latency check subtracts as the machine's floor."""
+
+
+def _percentile(sorted_ns: list[int], q: float) -> float:
+    index = min(len(sorted_ns) - 1, max(0, math.ceil(q * len(sorted_ns)) - 1))
+    return sorted_ns[index] / 1e6
+
+
+def check_latency(
+    fn: Callable[..., Any],
+    calls: Sequence[Call],
+    *,
+    p99_ms: float = 1.0,
+    samples: int = 1000,
+    warmup: int = 100,
+    rounds: int = 3,
+    clock: Callable[[], int] = time.perf_counter_ns,
+) -> Outcome:
+    """Check the 99th percentile of one call's latency against a budget.
+
+    Each sample times the callable and, right before it, an empty call with
+    the same arguments (the control); the verdict uses the callable's p99
+    minus the control's p99, and the best of *rounds* rounds, so a noisy
+    machine that slows both does not flip it. A round stops early once more
+    than 1% of its samples are over budget.
+
+    Args:
+        fn: the callable; *calls* are cycled through.
+        calls: the calls to time.
+        p99_ms: the budget for the p99 net of the control, in milliseconds.
+        samples: timed calls per round.
+        warmup: untimed calls first.
+        rounds: rounds to run at most; the best one is kept.
+        clock: a nanosecond timer (monotonic: latencies stay in this process).
+    """
+    name = name_of(fn)
+    _run_batch(fn, calls, warmup)
+    budget_ns = p99_ms * 1e6
+    best: dict[str, float] | None = None
+    for _ in range(rounds):
+        own: list[int] = []
+        control: list[int] = []
+        over = 0
+        for args, kwargs in islice(cycle(calls), samples):
+            start = clock()
+            _control(*args, **kwargs)
+            middle = clock()
+            with contextlib.suppress(Exception):
+                fn(*args, **kwargs)
+            end = clock()
+            control.append(middle - start)
+            own.append(end - middle)
+            over += end - middle > budget_ns
+            if over > samples // 100:
+                break
+        own.sort()
+        control.sort()
+        figures = {
+            "p50_ms": _percentile(own, 0.50),
+            "p99_ms": _percentile(own, 0.99),
+            "max_ms": own[-1] / 1e6,
+            "control_p99_ms": _percentile(control, 0.99),
+            "samples": len(own),
+        }
+        figures["net_p99_ms"] = max(0.0, figures["p99_ms"] - figures["control_p99_ms"])
+        if best is None or figures["net_p99_ms"] < best["net_p99_ms"]:
+            best = figures
+        if best["net_p99_ms"] < p99_ms:
+            break
+    assert best is not None
+    shown = (
+        f"p99 {best['p99_ms']:.4f} ms (p50 {best['p50_ms']:.4f} ms, control p99 "
+        f"{best['control_p99_ms']:.4f} ms, {int(best['samples'])} samples after {warmup} warm-up)"
+    )
+    figures = {**best, "budget_p99_ms": p99_ms}
+    if best["net_p99_ms"] >= p99_ms:
+        return Outcome(
+            False,
+            f"{name} took {shown} in its best round; the budget is p99 < {p99_ms:g} ms net of "
+            "the control",
+            figures,
+        )
+    return Outcome(True, f"{shown}; budget p99 < {p99_ms:g} ms", figures)

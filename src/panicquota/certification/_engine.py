@@ -1,0 +1,216 @@
+"""The certification suite: every criterion run against one policy, and its report."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from panicquota.certification._checks import (
+    DEFAULT_SEEDS,
+    check_deterministic,
+    check_latency,
+    check_no_leak,
+    check_pure,
+)
+from panicquota.certification._contract import (
+    check_bad_input,
+    check_contract,
+    check_stateless,
+    probe_calls,
+)
+from panicquota.certification._outcome import Outcome
+from panicquota.certification._target import load_target
+
+__all__ = ["CertificationReport", "Criterion", "CriterionResult", "Settings", "certify"]
+
+
+class Criterion(StrEnum):
+    """The criteria a policy is certified on, in the order they run."""
+
+    CONTRACT = "contract"
+    DETERMINISM = "determinism"
+    PURITY = "purity"
+    STATELESSNESS = "statelessness"
+    BAD_INPUT = "bad_input"
+    LATENCY = "latency"
+    LEAK = "leak"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The budgets and sample sizes of a certification run."""
+
+    p99_ms: float = 1.0
+    seeds: tuple[int, ...] = DEFAULT_SEEDS
+    latency_samples: int = 2000
+    leak_batch: int = 1000
+
+
+class _TargetMethod:
+    """``load_target(spec).calculate_ttl_strategy``, picklable by its spec."""
+
+    def __init__(self, target_spec: str, policy: Any = None) -> None:
+        self.target_spec = target_spec
+        self.__qualname__ = "calculate_ttl_strategy"  # how the checks' messages name it
+        self._policy = policy
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._policy is None:
+            self._policy = load_target(self.target_spec)
+        return self._policy.calculate_ttl_strategy(*args, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_TargetMethod, (self.target_spec,))
+
+
+def run_criterion(
+    criterion: Criterion, policy: Any, spec: str | None, settings: Settings
+) -> Outcome:
+    """Run one criterion against *policy* (fresh interpreters load it from *spec* if given)."""
+    calls = probe_calls(policy)
+    decide = policy.calculate_ttl_strategy
+    if criterion is Criterion.CONTRACT:
+        return check_contract(policy)
+    if criterion is Criterion.DETERMINISM:
+        fn = _TargetMethod(spec, policy) if spec is not None else decide
+        return check_deterministic(fn, calls, repeats=2, seeds=settings.seeds)
+    if criterion is Criterion.PURITY:
+        return check_pure(decide, calls, instance=policy)
+    if criterion is Criterion.STATELESSNESS:
+        fresh = load_target(spec) if spec is not None else None
+        return check_stateless(policy, calls, fresh=fresh if fresh is not policy else None)
+    if criterion is Criterion.BAD_INPUT:
+        return check_bad_input(policy)
+    if criterion is Criterion.LATENCY:
+        return check_latency(
+            decide, calls, p99_ms=settings.p99_ms, samples=settings.latency_samples
+        )
+    return check_no_leak(decide, calls, warmup=max(1000, 4 * len(calls)), batch=settings.leak_batch)
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    """One row of the report."""
+
+    criterion: Criterion
+    outcome: Outcome
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the row as JSON-ready data."""
+        return {
+            "criterion": self.criterion.value,
+            "passed": self.outcome.passed,
+            "detail": self.outcome.message,
+            "figures": dict(self.outcome.figures),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def environment() -> dict[str, Any]:
+    """Return the versions and machine a report was produced with."""
+    from panicquota import __version__
+
+    return {
+        "versions": {
+            "panicquota": __version__,
+            "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+        },
+    }
+
+
+@dataclass
+class CertificationReport:
+    """The criterion-by-criterion verdict on one policy."""
+
+    target: str
+    results: list[CriterionResult] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every criterion passed (and at least one ran)."""
+        return bool(self.results) and all(r.outcome.passed for r in self.results)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as JSON-ready data."""
+        return {
+            "target": self.target,
+            "passed": self.passed,
+            "criteria": [result.as_dict() for result in self.results],
+            **environment(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+
+    def write_json(self, path: str | os.PathLike[str]) -> None:
+        """Write the report to *path* as indented JSON."""
+        Path(path).write_text(json.dumps(self.as_dict(), indent=2) + "\n", encoding="utf-8")
+
+    def lines(self) -> list[str]:
+        """Return the report as plain-text table lines."""
+        width = max(len(c.value) for c in Criterion)
+        rows = [f"panicquota certification of {self.target}"]
+        for result in self.results:
+            verdict = "PASS" if result.outcome.passed else "FAIL"
+            rows.append(f"  {result.criterion.value:<{width}}  {verdict}  {result.outcome.message}")
+        rows.append(f"  {'verdict':<{width}}  {'PASS' if self.passed else 'FAIL'}")
+        return rows
+
+
+def certify(
+    target: str | Any,
+    *,
+    criteria: Iterable[Criterion] = tuple(Criterion),
+    settings: Settings | None = None,
+    on_result: Callable[[CriterionResult], object] | None = None,
+) -> CertificationReport:
+    """Run the certification suite against a policy.
+
+    Args:
+        target: a ``"module:attr"`` spec (see :func:`load_target`) or a policy
+            object (fresh-interpreter determinism then pickles its method).
+        criteria: which criteria to run.
+        settings: budgets and sample sizes (default :class:`Settings`).
+        on_result: called with each row as soon as it is known.
+
+    Raises:
+        InvalidArgumentError: the spec names nothing importable.
+        InvalidTypeError: the target has no ``calculate_ttl_strategy``.
+    """
+    settings = settings or Settings()
+    spec = target if isinstance(target, str) else None
+    policy = load_target(target) if isinstance(target, str) else target
+    report = CertificationReport(spec or repr(policy))
+    for criterion in criteria:
+        started = time.perf_counter()
+        try:
+            outcome = run_criterion(criterion, policy, spec, settings)
+        except Exception as error:  # a crashing criterion is a failed one, not a crashed run
+            outcome = Outcome(False, f"the check itself failed: {type(error).__name__}: {error}")
+        result = CriterionResult(criterion, outcome, time.perf_counter() - started)
+        report.results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return report
+
+
+def report_from_dict(data: Mapping[str, Any]) -> CertificationReport:
+    """Rebuild a report from :meth:`CertificationReport.as_dict` data."""
+    report = CertificationReport(data["target"])
+    for row in data["criteria"]:
+        outcome = Outcome(row["passed"], row["detail"], row["figures"])
+        report.results.append(CriterionResult(Criterion(row["criterion"]), outcome, row["seconds"]))
+    return report

@@ -1,0 +1,180 @@
+"""Run calls in fresh interpreters, each with its own ``PYTHONHASHSEED``.
+
+The parent pickles the callable and its calls to the child's standard input;
+the child answers on its standard output with the :func:`plain` form of each
+result. Modules the callable lives in that the child cannot import by name
+(test modules imported by file, as pytest does) are loaded from their file.
+Run as ``python -m panicquota.certification._fresh [--replay PAYLOAD]``.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import importlib.util
+import os
+import pickle
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from panicquota.certification._state import plain
+from panicquota.errors import InvalidTypeError
+
+__all__ = [
+    "Call",
+    "FreshRun",
+    "load_modules",
+    "modules_of",
+    "reproduce_command",
+    "run_fresh",
+]
+
+#: One call: positional and keyword arguments.
+Call = tuple[tuple[Any, ...], dict[str, Any]]
+_CHILD = "panicquota.certification._fresh"
+
+
+@dataclass(frozen=True)
+class FreshRun:
+    """The results of one fresh interpreter: a plain result or an error text per call."""
+
+    seed: int
+    results: list[Any]
+
+
+def modules_of(fn: Callable[..., Any]) -> dict[str, str]:
+    """Return ``{module name: file}`` for the modules *fn* and its instance are defined in."""
+    owners = {getattr(fn, "__module__", None)}
+    bound_to = getattr(fn, "__self__", None)
+    if bound_to is not None:
+        owners.add(type(bound_to).__module__)
+    found: dict[str, str] = {}
+    for name in owners:
+        module = sys.modules.get(name) if name else None
+        path = getattr(module, "__file__", None)
+        if name and path and name != "__main__":
+            found[name] = path
+    return found
+
+
+def _payload(fn: Callable[..., Any], calls: Sequence[Call]) -> bytes:
+    try:
+        job = pickle.dumps((fn, list(calls)), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as error:  # pickling fails in many ways, all with the same advice
+        raise InvalidTypeError(
+            f"{_name(fn)} cannot be sent to a fresh interpreter ({error}); pass a module-level "
+            "function or a bound method of a picklable object, or seeds=() to "
+            "check in this process only"
+        ) from None
+    header = {"sys_path": list(sys.path), "modules": modules_of(fn)}
+    return pickle.dumps((header, job), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+def run_fresh(
+    fn: Callable[..., Any], calls: Sequence[Call], seeds: Sequence[int], timeout: float = 120
+) -> list[FreshRun]:
+    """Run *calls* of *fn* in one fresh interpreter per hash seed, one after the other.
+
+    Raises:
+        InvalidTypeError: *fn* or its arguments cannot be pickled.
+        RuntimeError: a child interpreter crashed; its error output is quoted.
+    """
+    payload = _payload(fn, calls)
+    runs = []
+    for seed in seeds:
+        env = {**os.environ, "PYTHONHASHSEED": str(seed)}
+        done = subprocess.run(
+            [sys.executable, "-m", _CHILD],
+            input=payload,
+            capture_output=True,
+            env=env,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            tail = done.stderr.decode(errors="replace").strip().splitlines()[-5:]
+            raise RuntimeError(
+                f"the fresh interpreter with PYTHONHASHSEED={seed} failed "
+                f"(exit code {done.returncode}): {' | '.join(tail)}"
+            )
+        runs.append(FreshRun(seed, pickle.loads(done.stdout)))
+    return runs
+
+
+def reproduce_command(fn: Callable[..., Any], call: Call, seed: int) -> str:
+    """Return a shell command that prints the result of *call* under *seed*."""
+    args, kwargs = call
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", "")
+    arguments = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+    target = getattr(fn, "target_spec", None)
+    if isinstance(target, str):
+        code = (
+            "from panicquota.certification import load_target; "
+            f"print(load_target({target!r}).calculate_ttl_strategy({arguments}))"
+        )
+    elif module and module != "__main__" and "<" not in qualname and "." not in qualname:
+        code = f"from {module} import {qualname}; print({qualname}({arguments}))"
+    else:
+        encoded = base64.b64encode(_payload(fn, [call])).decode()
+        return f"PYTHONHASHSEED={seed} {shlex.quote(sys.executable)} -m {_CHILD} --replay {encoded}"
+    return f"PYTHONHASHSEED={seed} {shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+
+
+def load_modules(modules: Mapping[str, str]) -> None:
+    """Import each module by name, or from its file when the name is not importable."""
+    for name, path in modules.items():
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+
+
+def _load_job(raw: bytes) -> tuple[Callable[..., Any], list[Call]]:
+    header, job = pickle.loads(raw)
+    sys.path[:] = header["sys_path"]
+    load_modules(header["modules"])
+    fn, calls = pickle.loads(job)
+    return fn, calls
+
+
+def _run_calls(fn: Callable[..., Any], calls: list[Call]) -> list[Any]:
+    results = []
+    for args, kwargs in calls:
+        try:
+            results.append(plain(fn(*args, **kwargs)))
+        except Exception as error:  # the parent compares errors too
+            results.append(("error", type(error).__name__, str(error)))
+    return results
+
+
+def _main(argv: Sequence[str]) -> int:
+    if argv[:1] == ["--replay"]:
+        fn, calls = _load_job(base64.b64decode(argv[1]))
+        for args, kwargs in calls:
+            print(fn(*args, **kwargs))
+        return 0
+    out = sys.stdout.buffer
+    # Whatever the callable prints must not corrupt the pickled answer.
+    sys.stdout = sys.stderr
+    fn, calls = _load_job(sys.stdin.buffer.read())
+    out.write(pickle.dumps(_run_calls(fn, calls), protocol=pickle.HIGHEST_PROTOCOL))
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

@@ -1,0 +1,110 @@
+"""Comparable forms of values: for comparing results across processes and snapshots."""
+
+from __future__ import annotations
+
+import enum
+import pickle
+from collections.abc import Mapping, Set
+from typing import Any
+
+__all__ = ["describe_change", "plain", "snapshot"]
+
+_SCALARS = (type(None), bool, int, float, complex, bytes)
+
+
+def plain(value: Any) -> Any:
+    """Return *value* as nested built-ins that compare by value in any process.
+
+    Mappings become sorted item tuples, sequences tuples, sets frozensets, str
+    enums their value, other objects their public state or their ``repr``.
+    """
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value if isinstance(value, str | int) else repr(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, Mapping):
+        return ("mapping", tuple(sorted((repr(plain(k)), plain(v)) for k, v in value.items())))
+    if isinstance(value, Set):
+        return frozenset(plain(item) for item in value)
+    if isinstance(value, list | tuple):
+        return tuple(plain(item) for item in value)
+    if hasattr(value, "__iter__") and hasattr(value, "__len__"):
+        return tuple(plain(item) for item in value)
+    return repr(value)
+
+
+def snapshot(value: Any) -> Any:
+    """Return a deep snapshot of *value*'s state, to compare before and after a call.
+
+    A picklable value is snapshotted by its pickle (what it declares as its
+    state, so caches an object leaves out of its pickle do not count); other
+    values by a structural walk of their attributes and items.
+    """
+    try:
+        return ("pickle", pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:  # any object may refuse pickling in its own way
+        return ("walk", _walk(value, set()))
+
+
+def describe_change(before: Any, after: Any) -> str:
+    """Return where two snapshots taken by :func:`snapshot` differ, as a short phrase."""
+    old, new = _restore(before), _restore(after)
+    path = _first_difference(old, new, "")
+    return path or "its state"
+
+
+def _restore(snap: Any) -> Any:
+    kind, data = snap
+    return _walk(pickle.loads(data), set()) if kind == "pickle" else data
+
+
+def _walk(value: Any, seen: set[int]) -> Any:
+    if isinstance(value, _SCALARS | str):
+        return value
+    if id(value) in seen:
+        return "<cycle>"
+    seen = seen | {id(value)}
+    if isinstance(value, Mapping):
+        return {repr(k): _walk(v, seen) for k, v in value.items()}
+    if isinstance(value, Set):
+        return {repr(item): True for item in value}
+    if isinstance(value, list | tuple):
+        return [_walk(item, seen) for item in value]
+    state: dict[str, Any] = {}
+    for name in getattr(value, "__dict__", {}):
+        state[f".{name}"] = _walk(vars(value)[name], seen)
+    for cls in type(value).__mro__:
+        for name in getattr(cls, "__slots__", ()):
+            if hasattr(value, name) and name not in ("__dict__", "__weakref__"):
+                state[f".{name}"] = _walk(getattr(value, name), seen)
+    return state if state else repr(value)
+
+
+def _first_difference(old: Any, new: Any, path: str) -> str | None:
+    if type(old) is not type(new):
+        return f"{path or 'the value'}: {old!r} became {new!r}"
+    if isinstance(old, dict):
+        for key in list(old) + [k for k in new if k not in old]:
+            if key not in new:
+                return f"{path}{_step(key)} was removed"
+            if key not in old:
+                return f"{path}{_step(key)} was added ({new[key]!r})"
+            found = _first_difference(old[key], new[key], f"{path}{_step(key)}")
+            if found:
+                return found
+        return None
+    if isinstance(old, list):
+        if len(old) != len(new):
+            return f"{path or 'the value'} went from {len(old)} to {len(new)} items"
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            found = _first_difference(a, b, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    return None if old == new else f"{path or 'the value'}: {old!r} became {new!r}"
+
+
+def _step(key: str) -> str:
+    return key if key.startswith(".") else f"[{key}]"

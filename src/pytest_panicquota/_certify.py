@@ -1,0 +1,87 @@
+"""``pytest --panicquota-certify``: one test item per certification criterion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from panicquota.certification import (
+    CertificationReport,
+    Criterion,
+    CriterionResult,
+    Settings,
+    load_target,
+    run_criterion,
+)
+from panicquota.errors import PanicquotaError
+
+__all__ = ["CertificationItem", "collect", "report_key"]
+
+report_key = pytest.StashKey[CertificationReport]()
+
+
+class CertificationFailure(Exception):
+    """A criterion failed; its message is the report sentence."""
+
+
+class CertificationItem(pytest.Item):
+    """One criterion run against the certified policy."""
+
+    def __init__(self, *, criterion: Criterion, policy: Any, spec: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.criterion = criterion
+        self.policy = policy
+        self.spec = spec
+
+    def runtest(self) -> None:
+        """Run the criterion, record its row, fail the item if it failed."""
+        settings = Settings(p99_ms=self.config.getoption("panicquota_p99_ms"))
+        import time
+
+        started = time.perf_counter()
+        outcome = run_criterion(self.criterion, self.policy, self.spec, settings)
+        row = CriterionResult(self.criterion, outcome, time.perf_counter() - started)
+        self.config.stash[report_key].results.append(row)
+        if not outcome.passed:
+            raise CertificationFailure(outcome.message)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        """Show the criterion's one sentence rather than a traceback."""
+        if isinstance(excinfo.value, CertificationFailure):
+            return f"{self.criterion.value}: {excinfo.value}"
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[str, None, str]:
+        """Name the item after the target and the criterion."""
+        return self.spec, None, f"certify {self.spec} [{self.criterion.value}]"
+
+
+def collect(session: pytest.Session) -> list[pytest.Item]:
+    """Return the certification items of the target given on the command line.
+
+    Raises:
+        pytest.UsageError: no target, or one that does not load.
+    """
+    config = session.config
+    spec = config.getoption("panicquota_target")
+    if not spec:
+        raise pytest.UsageError(
+            "--panicquota-certify needs --panicquota-target module:attr (a policy object, "
+            "a class or a zero-argument factory)"
+        )
+    try:
+        policy = load_target(spec)
+    except PanicquotaError as error:
+        raise pytest.UsageError(f"--panicquota-target: {error}") from None
+    config.stash[report_key] = CertificationReport(spec)
+    return [
+        CertificationItem.from_parent(
+            session,
+            name=f"certify[{criterion.value}]",
+            criterion=criterion,
+            policy=policy,
+            spec=spec,
+        )
+        for criterion in Criterion
+    ]

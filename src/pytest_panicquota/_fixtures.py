@@ -1,0 +1,72 @@
+"""The objects behind ``panic_redis``: a fresh fakeredis, or a journaled real server."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+from pytest_panicquota._journal import KeyJournal, tracking_client
+
+__all__ = ["RedisHandle", "unique_prefix"]
+
+
+def unique_prefix(worker: str) -> str:
+    """Return a key prefix no other test, xdist worker or run uses."""
+    return f"panicquota-test:{worker}:{uuid.uuid4().hex[:12]}"
+
+
+class RedisHandle:
+    """One test's Redis: its client, and a URL other processes can reach it at.
+
+    Args:
+        url: a real server's URL; ``None`` for a fresh fakeredis server.
+    """
+
+    def __init__(self, url: str | None) -> None:
+        self.journal = KeyJournal()
+        self.real_url = url
+        self._tcp: Any = None
+        self._thread: threading.Thread | None = None
+        if url is None:
+            import fakeredis
+
+            self._fake_server = fakeredis.FakeServer()
+            self.client: Any = fakeredis.FakeRedis(server=self._fake_server)
+        else:
+            self.client = tracking_client(url, self.journal)
+
+    @property
+    def tracked(self) -> bool:
+        """Whether writes are journaled and undone (a real, shared server)."""
+        return self.real_url is not None
+
+    def url(self) -> str:
+        """Return a URL of this Redis, serving the fakeredis over TCP on first use."""
+        if self.real_url is not None:
+            return self.real_url
+        if self._tcp is None:
+            import fakeredis
+
+            self._tcp = fakeredis.TcpFakeServer(("127.0.0.1", 0))
+            # Served over TCP, the same data the test's client sees.
+            self._tcp.fake_server = self._fake_server
+            self._thread = threading.Thread(
+                target=self._tcp.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
+            self._thread.start()
+        host, port = self._tcp.server_address[:2]
+        return f"redis://{host}:{port}/0"
+
+    def close(self) -> None:
+        """Undo the test's writes on a real server, stop the TCP server, close the client."""
+        try:
+            if self.tracked:
+                self.journal.restore(self.client)
+        finally:
+            self.client.close()
+            if self._tcp is not None:
+                self._tcp.shutdown()
+                self._tcp.server_close()
+                assert self._thread is not None
+                self._thread.join(5)

@@ -1,0 +1,140 @@
+"""Which keys a test wrote to a shared Redis, and how to put them back.
+
+Before the first write to a key the journal saves what was there (``DUMP``
+and ``PTTL``, or "absent"); afterwards it deletes keys that were absent and
+restores the others, so keys already on the server end the test as they began.
+Nothing else on the server is touched: no ``FLUSHDB``, no ``KEYS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from panicquota.errors import PanicquotaError
+
+__all__ = ["KeyJournal", "SharedServerError", "tracking_client_class"]
+
+#: Scripts may write any key they are given; their key count is their third word.
+_SCRIPT_COMMANDS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
+_REFUSED = frozenset({"FLUSHALL", "FLUSHDB", "SWAPDB"})
+_PARSERS: dict[str, Any] = {}
+
+
+class SharedServerError(PanicquotaError, RuntimeError):
+    """A test asked the shared server for something that would touch other people's keys."""
+
+
+#: What the journal saved for a key: ``(DUMP payload, PTTL)``, or ``None`` if absent.
+Original = tuple[bytes, int] | None
+
+
+class KeyJournal:
+    """The keys written through tracked clients of one test, with what they held before."""
+
+    def __init__(self) -> None:
+        self.originals: dict[bytes, Original] = {}
+
+    def merge(self, originals: Mapping[bytes, Original]) -> None:
+        """Add what another process's journal saved; what this one saved first wins."""
+        for key, original in originals.items():
+            self.originals.setdefault(key, original)
+
+    def before_write(self, client: Any, keys: Iterable[bytes]) -> None:
+        """Save what each key not seen yet holds, before it is written."""
+        for key in keys:
+            if key not in self.originals:
+                dumped = client.dump(key)
+                self.originals[key] = None if dumped is None else (dumped, client.pttl(key))
+
+    def restore(self, client: Any) -> None:
+        """Delete the keys that were absent and put back the ones that existed."""
+        absent = [key for key, original in self.originals.items() if original is None]
+        if absent:
+            client.delete(*absent)
+        for key, original in self.originals.items():
+            if original is not None:
+                payload, pttl = original
+                client.restore(key, max(pttl, 0), payload, replace=True)
+        self.originals.clear()
+
+
+def _written_keys(client: Any, args: tuple[Any, ...]) -> list[bytes]:
+    name = str(args[0]).upper() if not isinstance(args[0], bytes) else args[0].decode().upper()
+    if name in _REFUSED:
+        raise SharedServerError(
+            f"panic_redis refuses {name} on a shared Redis server: it would erase keys this "
+            "test did not write; delete your own keys instead (the fixture removes them anyway)"
+        )
+    encode = client.get_encoder().encode
+    if name in _SCRIPT_COMMANDS:
+        count = int(args[2])
+        return [encode(key) for key in args[3 : 3 + count]]
+    parser = _commands_parser(client)
+    info = parser.commands.get(name.split()[0].lower())
+    if info is None or "write" not in info["flags"]:
+        return []
+    return [encode(key) for key in parser.get_keys(client, *args) or ()]
+
+
+def _commands_parser(client: Any) -> Any:
+    from redis._parsers.commands import CommandsParser
+
+    where = repr(client.connection_pool.connection_kwargs)
+    if where not in _PARSERS:
+        # COMMAND is answered once per server and process: key positions do
+        # not change while a test session runs.
+        _PARSERS[where] = CommandsParser(client)  # type: ignore[no-untyped-call]
+    return _PARSERS[where]
+
+
+_CLASSES: dict[str, type[Any]] = {}
+
+
+def tracking_client_class() -> type[Any]:
+    """Return a ``redis.Redis`` subclass whose writes are recorded in a :class:`KeyJournal`."""
+    if "client" in _CLASSES:
+        return _CLASSES["client"]
+    import redis
+    from redis.client import Pipeline
+
+    class TrackingPipeline(Pipeline):
+        journal: KeyJournal
+        tracked_by: Any
+
+        def pipeline_execute_command(self, *args: Any, **options: Any) -> Any:
+            self.journal.before_write(self.tracked_by, _written_keys(self.tracked_by, args))
+            return super().pipeline_execute_command(*args, **options)
+
+        def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
+            self.journal.before_write(self.tracked_by, _written_keys(self.tracked_by, args))
+            return super().immediate_execute_command(*args, **options)  # type: ignore[no-untyped-call]
+
+    class TrackingRedis(redis.Redis):
+        """A redis-py client that records, before each write, what the key held."""
+
+        journal: KeyJournal
+
+        def execute_command(self, *args: Any, **options: Any) -> Any:
+            keys = _written_keys(self, args)
+            if keys:
+                self.journal.before_write(self, keys)
+            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+
+        def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
+            pipe = TrackingPipeline(
+                self.connection_pool, self.response_callbacks, transaction, shard_hint
+            )
+            pipe.journal = self.journal
+            pipe.tracked_by = self
+            return pipe
+
+    _CLASSES["client"] = TrackingRedis
+    return TrackingRedis
+
+
+def tracking_client(url: str, journal: KeyJournal) -> Any:
+    """Return a client of *url* that records its writes in *journal*."""
+    client = tracking_client_class().from_url(url)
+    client.journal = journal
+    return client
