@@ -41,9 +41,12 @@ class VIXCircuitBreaker:
 
     The panic start lives at ``<key_prefix>:start_ts`` (epoch seconds); every
     worker and host that reads it computes the same duration and so, through
-    the policy, the same TTL. On Redis Cluster pass a hash-tagged prefix such
-    as ``"{vix:panic}"``: the scripts touch several keys, all under the
-    prefix, and need them in one slot.
+    the policy, the same TTL. The other keys, all under the same prefix, are
+    ``:activation`` (a counter of panic activations), ``:ended`` (the
+    episode-end marker a reset leaves) and ``:transition:...`` (one short key
+    per delivered tier transition, expiring after 7 days). On Redis Cluster
+    pass a hash-tagged prefix such as ``"{vix:panic}"``: the scripts touch
+    several of these keys at once and need them in one slot.
 
     :meth:`get_ttl` pays no Redis round trip per call: it decides from a local
     snapshot of the state read less than *max_staleness* seconds ago. The
@@ -206,8 +209,11 @@ class VIXCircuitBreaker:
 
         A reading at or above *trip_level* starts a panic (or resumes the one
         reset less than *grace_seconds* ago); readings below *reset_level*
-        for *calm_seconds* end it. Readings in between change nothing. While
-        Redis is down a reading is dropped (the outage is logged once).
+        for *calm_seconds* end it. Readings in between change nothing. The
+        calm period is tracked by each breaker on its own clock; feeding
+        readings to several workers is safe (starts are set-if-absent, resets
+        compare-and-delete). While Redis is down a reading is dropped (the
+        outage is logged once).
 
         Raises:
             InvalidArgumentError: a negative, NaN or infinite *vix*.
