@@ -14,7 +14,12 @@ __all__ = ["main", "run"]
 
 #: Modules that each define ``register(subparsers)``; a sub-command stores its
 #: handler as ``func(args) -> int`` in its parser's defaults.
-COMMAND_MODULES = ("panicquota._cli_policy", "panicquota._cli_simulate")
+COMMAND_MODULES = (
+    "panicquota._cli_policy",
+    "panicquota._cli_simulate",
+    "panicquota._cli_certify",
+    "panicquota._cli_bench",
+)
 
 
 class _Parser(argparse.ArgumentParser):

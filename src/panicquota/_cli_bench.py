@@ -1,0 +1,184 @@
+"""``panicquota bench-compare``: compare two pytest-benchmark runs by ratio to a control.
+
+Absolute times mean little on CI machines that change from run to run
+(pytest-benchmark's saved-baseline comparison breaks there, its issue #276).
+Each benchmark is divided by a control benchmark measured in the same run, so
+a slower machine moves both and no regression is reported unless the
+benchmark got slower relative to the control.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from panicquota.errors import ConfigError, InvalidArgumentError
+
+__all__ = ["DEFAULT_CONTROL", "Comparison", "compare", "load_run", "register"]
+
+#: The project's control: an empty 3-argument call.
+DEFAULT_CONTROL = "benchmarks/test_policy_speed.py::test_empty_call"
+STATS = ("median", "min", "mean")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``bench-compare`` sub-command."""
+    parser = subparsers.add_parser(
+        "bench-compare",
+        help="compare two pytest-benchmark JSON runs by each benchmark's ratio to a control",
+        description=(
+            "Compare two pytest-benchmark JSON files (pytest --benchmark-json=PATH). Each "
+            "benchmark is divided by the control measured in the same run; exit 1 when a "
+            "ratio grew by more than --max-regression."
+        ),
+    )
+    parser.add_argument("old", metavar="OLD.json", help="the baseline run")
+    parser.add_argument("new", metavar="NEW.json", help="the run to judge")
+    parser.add_argument(
+        "--max-regression",
+        type=_fraction,
+        default=0.10,
+        metavar="PERCENT",
+        help="how much a ratio may grow, e.g. 10%% (default: 10%%)",
+    )
+    parser.add_argument(
+        "--control",
+        default=DEFAULT_CONTROL,
+        metavar="NAME",
+        help=f"the control benchmark's full name or name (default: {DEFAULT_CONTROL})",
+    )
+    parser.add_argument(
+        "--stat", choices=STATS, default="median", help="the statistic compared (default: median)"
+    )
+    parser.set_defaults(func=_bench_compare)
+
+
+def _fraction(text: str) -> float:
+    raw = text.strip().removesuffix("%")
+    try:
+        value = float(raw) / 100
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a percentage such as 10%, got {text!r}"
+        ) from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a percentage >= 0, got {text!r}")
+    return value
+
+
+def load_run(path: str | Path, stat: str = "median") -> dict[str, float]:
+    """Return ``{fullname: statistic}`` of a pytest-benchmark JSON file.
+
+    Raises:
+        ConfigError: the file is unreadable or not pytest-benchmark JSON.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {b["fullname"]: float(b["stats"][stat]) for b in data["benchmarks"]}
+    except OSError as error:
+        raise ConfigError(f"cannot read {str(path)!r}: {error.strerror}") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise ConfigError(
+            f"{str(path)!r} is not pytest-benchmark JSON (pytest --benchmark-json=PATH): "
+            f"{type(error).__name__}: {error}"
+        ) from None
+
+
+def _find_control(run: Mapping[str, float], control: str, path: str) -> str:
+    matches = [
+        name
+        for name in run
+        if name == control or name.endswith(f"/{control}") or name.split("::")[-1] == control
+    ]
+    if len(matches) != 1:
+        found = "no benchmark" if not matches else f"{len(matches)} benchmarks ({matches!r})"
+        raise InvalidArgumentError(
+            f"{found} in {path!r} matches the control {control!r}; pass --control with one of "
+            f"{sorted(run)!r}"
+        )
+    return matches[0]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One benchmark's ratio to the control in each run."""
+
+    name: str
+    old_ratio: float | None
+    new_ratio: float | None
+
+    @property
+    def change(self) -> float | None:
+        """How much the ratio grew (0.1 is 10% slower relative to the control)."""
+        if self.old_ratio is None or self.new_ratio is None:
+            return None
+        return self.new_ratio / self.old_ratio - 1
+
+
+def compare(
+    old: Mapping[str, float], new: Mapping[str, float], old_control: str, new_control: str
+) -> list[Comparison]:
+    """Return each benchmark's ratios to its run's control, old and new."""
+    rows = []
+    for name in sorted((set(old) | set(new)) - {old_control, new_control}):
+        old_ratio = old[name] / old[old_control] if name in old else None
+        new_ratio = new[name] / new[new_control] if name in new else None
+        rows.append(Comparison(name, old_ratio, new_ratio))
+    return rows
+
+
+def _bench_compare(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    old = load_run(args.old, args.stat)
+    new = load_run(args.new, args.stat)
+    old_control = _find_control(old, args.control, args.old)
+    new_control = _find_control(new, args.control, args.new)
+    rows = compare(old, new, old_control, new_control)
+    limit = args.max_regression
+    table = Table(
+        title=(
+            f"{args.stat} / control ({new_control.split('::')[-1]}): control "
+            f"{old[old_control] * 1e9:.1f} ns -> {new[new_control] * 1e9:.1f} ns"
+        ),
+        title_justify="left",
+    )
+    for column in ("benchmark", "old ratio", "new ratio", "change", "verdict"):
+        table.add_column(column, justify="left" if column in ("benchmark", "verdict") else "right")
+    regressions = []
+    for row in rows:
+        change = row.change
+        if change is None:
+            verdict = "new" if row.old_ratio is None else "gone"
+        elif change > limit:
+            verdict = "[bold red]REGRESSION[/]"
+            regressions.append(row)
+        else:
+            verdict = "[green]ok[/]"
+        table.add_row(
+            row.name,
+            _ratio(row.old_ratio),
+            _ratio(row.new_ratio),
+            "-" if change is None else f"{change:+.1%}",
+            verdict,
+        )
+    console = Console(highlight=False)
+    console.print(table)
+    if regressions:
+        worst = max(regressions, key=lambda r: r.change or 0.0)
+        console.print(
+            f"[bold red]{len(regressions)} regression(s)[/] beyond {limit:.0%}: worst "
+            f"{worst.name} at {worst.change:+.1%} relative to the control"
+        )
+        return 1
+    console.print(f"no regression beyond {limit:.0%} relative to the control")
+    return 0
+
+
+def _ratio(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}x"

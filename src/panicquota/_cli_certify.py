@@ -1,0 +1,85 @@
+"""``panicquota certify``: the certification suite from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from panicquota.errors import InvalidArgumentError
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``certify`` sub-command."""
+    certify = subparsers.add_parser(
+        "certify",
+        help="run the certification suite against a policy",
+        description=(
+            "Run the contract, determinism, purity, statelessness, bad-input, latency and "
+            "leak criteria against a policy; exit 1 if any fails."
+        ),
+    )
+    certify.add_argument(
+        "--target",
+        required=True,
+        metavar="MODULE:ATTR",
+        help="a policy object with calculate_ttl_strategy, a class or a zero-argument factory",
+    )
+    certify.add_argument("--report", metavar="PATH", help="write the report to PATH as JSON")
+    certify.add_argument(
+        "--p99-ms",
+        type=_positive,
+        default=1.0,
+        metavar="MS",
+        help="the latency budget: p99 of one decision in milliseconds (default: 1.0)",
+    )
+    certify.set_defaults(func=_certify)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of milliseconds, got {text!r}"
+        ) from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def _certify(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from panicquota.certification import Settings, certify
+
+    # A console script does not put the working directory on sys.path; the
+    # target usually lives in the project the command runs from.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    console = Console(highlight=False)
+    if ":" not in args.target:
+        raise InvalidArgumentError(
+            f"--target must look like 'package.module:attr', got {args.target!r}"
+        )
+    report = certify(args.target, settings=Settings(p99_ms=args.p99_ms))
+    table = Table(title=f"panicquota certification of {report.target}", title_justify="left")
+    table.add_column("criterion")
+    table.add_column("verdict")
+    table.add_column("detail", overflow="fold")
+    for result in report.results:
+        verdict = "[green]PASS[/]" if result.outcome.passed else "[bold red]FAIL[/]"
+        table.add_row(result.criterion.value, verdict, result.outcome.message)
+    console.print(table)
+    failed = [r.criterion.value for r in report.results if not r.outcome.passed]
+    if failed:
+        console.print(f"[bold red]FAILED[/]: {', '.join(failed)}")
+    else:
+        console.print(f"[green]CERTIFIED[/]: all {len(report.results)} criteria passed")
+    if args.report:
+        report.write_json(args.report)
+        console.print(f"report written to {args.report}")
+    return 0 if report.passed else 1
