@@ -424,3 +424,19 @@ def test_not_toml(tmp_path: Path) -> None:
     path = write(tmp_path, "workers = \n")
     with pytest.raises(ScenarioError, match=r"scenario\.toml: not valid TOML: "):
         load_scenario(path)
+
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "scenarios").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
+def test_example_files_load(path: Path) -> None:
+    """Every example scenario shipped under examples/scenarios is valid."""
+    scenario = load_scenario(path)
+    assert scenario.name == path.stem
+    assert scenario.description
+
+
+def test_examples_exist() -> None:
+    """The example scenarios are found (the parametrization above is not empty)."""
+    assert [path.stem for path in EXAMPLES] == ["derby", "maintenance-windows"]

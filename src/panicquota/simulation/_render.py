@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Final
 
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = ["format_duration", "print_report", "progress_bar"]
+
+_PIPE_WIDTH: Final = 110
 
 _SHORT_MODE: Final = {
     PanicMode.NORMAL: "normal",
@@ -74,7 +77,11 @@ def print_report(report: SimulationReport, *, file: IO[str] | None = None) -> No
     """Print the summary tables of *report* to *file* (default: standard output)."""
     from rich.console import Console
 
-    console = Console(file=file, highlight=False)
+    stream = sys.stdout if file is None else file
+    # Piped into a file or a CI log there is no terminal width; rich's 80
+    # columns would fold the tables. Free-text lines (alerts) never fold.
+    width = None if stream.isatty() else _PIPE_WIDTH
+    console = Console(file=stream, highlight=False, soft_wrap=True, width=width)
     _print(console, report)
 
 
@@ -124,7 +131,7 @@ def _print(console: Console, report: SimulationReport) -> None:
     console.print(summary)
 
     tiers = Table(title="time in each tier", title_justify="left")
-    tiers.add_column("context")
+    tiers.add_column("context", no_wrap=True)
     tiers.add_column("stakes")
     tiers.add_column("share", justify="right")
     for tier, mode in enumerate(MODE_BY_TIER):
