@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Iterator
 
 import pytest
 import redis
 
 from panicquota.simulation import Scenario, simulate_real
-from panicquota.simulation._real import DEFAULT_REDIS_URL, RealModeError, agreement
+from panicquota.simulation._real import (
+    DEFAULT_REDIS_URL,
+    RealModeError,
+    _startup_failure,
+    agreement,
+)
 
 
 @pytest.fixture
@@ -55,3 +61,17 @@ def test_agreement_compares_same_instant_and_start(fast_scenario: Scenario) -> N
     assert (points, agreeing) == (6, 3)
     assert disagreements[0].second == 61
     assert disagreements[0].decisions == ((0, "PANIC_FULL", 1), (5, "PANIC_PARTIAL", 2))
+
+
+def test_a_worker_failing_at_start_is_reported() -> None:
+    """A worker that dies before the start gate surfaces with its traceback."""
+    results: queue.Queue[tuple[int, str]] = queue.Queue()
+    results.put((3, "Traceback ...\nConnectionError: boom\n"))
+    error = _startup_failure(results)
+    assert str(error) == "worker 3 failed:\nTraceback ...\nConnectionError: boom\n"
+
+
+def test_bad_url() -> None:
+    """A URL redis-py cannot parse is named as such."""
+    with pytest.raises(RealModeError, match=r"^not a Redis URL: 'http://x' "):
+        simulate_real(Scenario("x", "", 10, volatility=((0, 1),)), redis_url="http://x")

@@ -160,7 +160,7 @@ class Accounting:
                 Disagreement(
                     second,
                     self.labels[c],
-                    tuple((d[c][0], d[c][1].value, _TIER_OF[d[c][1]]) for d in decisions),
+                    tuple((d[c][0], d[c][1], _TIER_OF[d[c][1]]) for d in decisions),
                 )
             )
         if self._shared:
@@ -231,6 +231,7 @@ class Accounting:
 
 
 def _copy(stream: CacheStream) -> CacheStream:
+    """Return a stream in the same cache state (fresh totals: they are kept per second)."""
     twin = CacheStream(stream.rate)
     twin.fetched = stream.fetched
     return twin

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import queue
+import threading
 import time
 import traceback
 import uuid
@@ -42,10 +43,10 @@ DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
 
 #: get_ttl calls per context between two looks at the wall clock.
 _BATCH: Final = 64
-_TIER_OF: Final = {mode.value: tier for tier, mode in enumerate(MODE_BY_TIER)}
+_TIER_OF: Final = {mode: tier for tier, mode in enumerate(MODE_BY_TIER)}
 
-#: One checkpoint: per context, ``(ttl, mode value, panic_start_ts)``.
-_Record = tuple[tuple[float, str, float | None], ...]
+#: One checkpoint: per context, ``(ttl, mode, panic_start_ts)``.
+_Record = tuple[tuple[float, PanicMode, float | None], ...]
 
 
 class RealModeError(PanicquotaError, RuntimeError):
@@ -103,8 +104,12 @@ def simulate_real(
 
     try:
         admin = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+    except ValueError as error:
+        raise RealModeError(f"not a Redis URL: {redis_url!r} ({error})") from None
+    try:
         admin.ping()
-    except (redis.RedisError, OSError, ValueError) as error:
+    except (redis.RedisError, OSError) as error:
+        admin.close()
         raise RealModeError(
             f"cannot reach Redis at {redis_url!r} ({error}); start a server or pass --redis URL"
         ) from None
@@ -138,9 +143,12 @@ def simulate_real(
     try:
         for process in processes:
             process.start()
-        start_gate.wait(timeout=60)  # every worker connected and built its breaker
-        wall0.value = time.time() + 0.05
-        start_gate.wait(timeout=60)
+        try:
+            start_gate.wait(timeout=60)  # every worker connected and built its breaker
+            wall0.value = time.time() + 0.05
+            start_gate.wait(timeout=60)
+        except threading.BrokenBarrierError:
+            raise _startup_failure(results) from None
         fed_transitions = _feed(scenario, redis_url, key_prefix, wall0.value, speed, progress)
         collected = _collect(results, processes, timeout=wall_seconds + 60)
         wall = time.time() - wall0.value
@@ -179,7 +187,7 @@ def agreement(
     A point is one (second, context, stored start) seen by at least one
     worker; it agrees when every worker that saw it decided the same.
     """
-    groups: dict[tuple[int, int, float | None], dict[int, tuple[float, str]]] = {}
+    groups: dict[tuple[int, int, float | None], dict[int, tuple[float, PanicMode]]] = {}
     for worker, records in enumerate(checkpoints):
         for step, record in records:
             for c, (ttl, mode, start) in enumerate(record):
@@ -298,7 +306,7 @@ def _work(spec: _WorkerSpec, start_gate: Any, wall0: Any) -> _WorkerResult:
                 record = []
                 for context in contexts:
                     ttl, mode, meta = get_ttl(normal_ttl, context)
-                    record.append((ttl, mode.value, meta["panic_start_ts"]))
+                    record.append((ttl, mode, meta["panic_start_ts"]))
                 checkpoints.append((step, tuple(record)))
                 decisions += len(contexts)
             for context in contexts:
@@ -308,6 +316,16 @@ def _work(spec: _WorkerSpec, start_gate: Any, wall0: Any) -> _WorkerResult:
     finally:
         breaker.close()
     return _WorkerResult(spec.index, decisions, len(delivered), checkpoints)
+
+
+def _startup_failure(results: Any) -> RealModeError:
+    """Return the error that explains why the workers did not all start."""
+    try:
+        item = results.get(timeout=5)
+    except queue.Empty:
+        return RealModeError("the workers did not all start within 60 s")
+    index, trace = item
+    return RealModeError(f"worker {index} failed:\n{trace}")
 
 
 def _delete_keys(admin: Any, base: str) -> None:
@@ -371,7 +389,7 @@ def _replay(
     quota: AdaptivePanicQuota,
     normal_ttl: float,
     step: int,
-    decided: tuple[float, str, float | None],
+    decided: tuple[float, PanicMode, float | None],
     context: Context,
 ) -> Decision:
     """Return the worker's recorded TTL and mode, with the policy's metadata for them."""
@@ -380,4 +398,4 @@ def _replay(
     # instant is what the worker saw.
     duration = None if start is None else max(SIMULATION_EPOCH + step - start, 0.0) / 60
     meta = quota.calculate_ttl_strategy(normal_ttl, duration, context)[2]
-    return (ttl, PanicMode(mode), meta)
+    return (ttl, mode, meta)

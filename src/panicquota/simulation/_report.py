@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from panicquota.simulation._scenario import Scenario
+from panicquota.tiers import PanicMode
 
 __all__ = ["Alert", "Disagreement", "SimulationMode", "SimulationReport", "TimelineMinute"]
 
@@ -36,8 +37,8 @@ class Disagreement:
 
     second: int
     context: str
-    #: ``(ttl, mode, tier)`` per worker index.
-    decisions: tuple[tuple[float, str, int], ...]
+    #: ``(ttl, mode, tier)`` per worker (real mode: per worker that saw this start).
+    decisions: tuple[tuple[float, PanicMode, int], ...]
 
 
 @dataclass(slots=True)
@@ -179,7 +180,7 @@ class SimulationReport:
                 {
                     "second": d.second,
                     "context": d.context,
-                    "decisions": [list(decision) for decision in d.decisions],
+                    "decisions": [[ttl, mode.value, tier] for ttl, mode, tier in d.decisions],
                 }
                 for d in self.disagreements
             ],
