@@ -105,13 +105,17 @@ def plot_report(report: SimulationReport, path: str | PathLike[str]) -> None:
     load_axis.legend(loc="upper center", ncols=3, fontsize=8)
     load_axis.set_xlabel(f"simulated time ({unit})")
 
+    # Contexts that enter the same alerting tier at the same second share a mark.
+    marks: dict[tuple[int, int], list[str]] = {}
     for alert in report.alerts:
-        x = alert.second / scale
+        marks.setdefault((alert.second, alert.tier), []).append(alert.context)
+    for second in sorted({second for second, _ in marks}):
         for axis in axes:
-            axis.axvline(x, color="orange", linestyle="-.", linewidth=0.9, alpha=0.8)
+            axis.axvline(second / scale, color="orange", linestyle="-.", linewidth=0.9, alpha=0.8)
+    for (second, tier), contexts in marks.items():
         tier_axis.annotate(
-            f"alert: tier {alert.tier}\n{alert.context}",
-            (x, alert.tier),
+            f"alert: tier {tier}\n" + ", ".join(contexts),
+            (second / scale, tier),
             xytext=(3, -22),
             textcoords="offset points",
             fontsize=7,
