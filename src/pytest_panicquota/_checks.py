@@ -15,6 +15,7 @@ from panicquota.certification import (
     check_pure,
     plain,
 )
+from panicquota.certification._state import difference
 
 __all__ = [
     "assert_deterministic",
@@ -158,24 +159,6 @@ def assert_latency(
     _verdict(outcome)
 
 
-def _differences(expected: Any, got: Any) -> str:
-    if isinstance(expected, tuple) and isinstance(got, tuple) and len(expected) == len(got):
-        if expected[:1] == ("mapping",) and got[:1] == ("mapping",):
-            old, new = dict(expected[1]), dict(got[1])
-            keys = sorted(set(old) | set(new))
-            parts = [
-                f"[{k}] {old.get(k)!r} != {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)
-            ]
-            return ", ".join(parts)
-        parts = []
-        for index, (a, b) in enumerate(zip(expected, got, strict=True)):
-            if a != b:
-                inner = _differences(a, b)
-                parts.append(f"[{index}] {inner}" if inner else f"[{index}] {a!r} != {b!r}")
-        return ", ".join(parts)
-    return "" if expected == got else f"{expected!r} != {got!r}"
-
-
 def assert_workers_agree(results: Sequence[Any]) -> None:
     """Assert that every worker's result equals worker 0's (compared by value).
 
@@ -190,7 +173,7 @@ def assert_workers_agree(results: Sequence[Any]) -> None:
     differing = [index for index, form in enumerate(forms) if form != forms[0]]
     if differing:
         diffs = "; ".join(
-            f"worker {index}: {_differences(forms[0], forms[index])}" for index in differing
+            f"worker {index}: {difference(forms[0], forms[index])}" for index in differing
         )
         raise AssertionError(
             f"{len(differing)} of {len(results)} workers disagree with worker 0 "

@@ -117,7 +117,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_pyfuncitem(pyfuncitem: pytest.Function) -> bool | None:
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run a test marked ``panic_latency`` or ``panic_no_leak`` under that check."""
     latency = pyfuncitem.get_closest_marker("panic_latency")
     leak = pyfuncitem.get_closest_marker("panic_no_leak")

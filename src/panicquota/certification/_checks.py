@@ -18,7 +18,7 @@ from typing import Any
 
 from panicquota.certification._fresh import Call, reproduce_command, run_fresh
 from panicquota.certification._outcome import Outcome
-from panicquota.certification._state import describe_change, plain, snapshot
+from panicquota.certification._state import brief, describe_change, difference, plain, snapshot
 
 __all__ = [
     "DEFAULT_SEEDS",
@@ -73,8 +73,9 @@ def check_deterministic(
             if got != expected:
                 return Outcome(
                     False,
-                    f"{name}({_show(call)}) gave {expected!r} and then {got!r} in the same "
-                    f"process; it must give the same answer on each of {repeats} repeats",
+                    f"{name}({_show(call)}) gave {brief(expected)} and then {brief(got)} in the "
+                    f"same process (differing in {difference(expected, got)}); it must give the "
+                    f"same answer on each of {repeats} repeats",
                     {"repeats": repeats, "differing_call": _show(call)},
                 )
     for run in run_fresh(fn, calls, seeds):
@@ -83,9 +84,10 @@ def check_deterministic(
                 command = reproduce_command(fn, call, run.seed)
                 return Outcome(
                     False,
-                    f"{name}({_show(call)}) gave {got!r} in a fresh interpreter with "
-                    f"PYTHONHASHSEED={run.seed} but {expected!r} here; the answer must not depend "
-                    f"on the hash seed (reproduce: {command})",
+                    f"{name}({_show(call)}) answered differently in a fresh interpreter with "
+                    f"PYTHONHASHSEED={run.seed} than here (here vs there: "
+                    f"{difference(expected, got)}); the answer must not depend on the hash "
+                    f"seed (reproduce: {command})",
                     {"seed": run.seed, "differing_call": _show(call), "reproduce": command},
                 )
     return Outcome(
@@ -113,6 +115,7 @@ def check_pure(
     owner_before = snapshot(owner) if owner is not None else None
     for call in calls:
         args, kwargs = call
+        shown = _show(call)
         before = [snapshot(value) for value in (*args, *kwargs.values())]
         for _ in range(repeats):
             _outcome_of(fn, call)
@@ -124,7 +127,7 @@ def check_pure(
             if new != old:
                 return Outcome(
                     False,
-                    f"{name}({_show(call)}) changed its {label} ({describe_change(old, new)}); "
+                    f"{name}({shown}) changed its {label} ({describe_change(old, new)}); "
                     "calls must leave their arguments unchanged",
                     {"changed": label, "differing_call": _show(call)},
                 )
@@ -133,7 +136,7 @@ def check_pure(
             if owner_after != owner_before:
                 return Outcome(
                     False,
-                    f"{name}({_show(call)}) changed its instance {type(owner).__name__} "
+                    f"{name}({shown}) changed its instance {type(owner).__name__} "
                     f"({describe_change(owner_before, owner_after)}); calls must leave it "
                     "unchanged",
                     {"changed": "instance", "differing_call": _show(call)},

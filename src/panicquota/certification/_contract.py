@@ -14,7 +14,7 @@ from typing import Any
 
 from panicquota.certification._fresh import Call
 from panicquota.certification._outcome import Outcome
-from panicquota.certification._state import plain
+from panicquota.certification._state import brief, difference, plain
 from panicquota.stakes import DEFAULT_RULES, Stakes
 from panicquota.tiers import MODE_BY_TIER, Thresholds
 
@@ -261,9 +261,10 @@ def check_stateless(
                 args, _ = calls[index]
                 return Outcome(
                     False,
-                    f"calculate_ttl_strategy{args!r} answered {got!r} when called in {order_name} "
-                    f"order but {baseline[index]!r} the first time; answers must not depend on "
-                    "earlier calls",
+                    f"calculate_ttl_strategy{args!r} answered {brief(got)} when called in "
+                    f"{order_name} order, unlike the first time (first vs then: "
+                    f"{difference(baseline[index], got)}); answers must not depend on earlier "
+                    "calls",
                     {"calls": made, "order": order_name},
                 )
     if fresh is not None:

@@ -119,14 +119,21 @@ def reproduce_command(fn: Callable[..., Any], call: Call, seed: int) -> str:
     if isinstance(target, str):
         code = (
             "from panicquota.certification import load_target; "
-            f"print(load_target({target!r}).calculate_ttl_strategy({arguments}))"
+            f"print(load_target('{target}').calculate_ttl_strategy({arguments}))"
         )
     elif module and module != "__main__" and "<" not in qualname and "." not in qualname:
         code = f"from {module} import {qualname}; print({qualname}({arguments}))"
     else:
         encoded = base64.b64encode(_payload(fn, [call])).decode()
         return f"PYTHONHASHSEED={seed} {shlex.quote(sys.executable)} -m {_CHILD} --replay {encoded}"
-    return f"PYTHONHASHSEED={seed} {shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+    return f"PYTHONHASHSEED={seed} {shlex.quote(sys.executable)} -c {_quote(code)}"
+
+
+def _quote(code: str) -> str:
+    # Double quotes keep the Python code's own single quotes readable.
+    if not any(char in code for char in '"$`\\!'):
+        return f'"{code}"'
+    return shlex.quote(code)
 
 
 def load_modules(modules: Mapping[str, str]) -> None:

@@ -7,7 +7,7 @@ import pickle
 from collections.abc import Mapping, Set
 from typing import Any
 
-__all__ = ["describe_change", "plain", "snapshot"]
+__all__ = ["brief", "describe_change", "difference", "plain", "snapshot"]
 
 _SCALARS = (type(None), bool, int, float, complex, bytes)
 
@@ -61,7 +61,7 @@ def _restore(snap: Any) -> Any:
 
 
 def _walk(value: Any, seen: set[int]) -> Any:
-    if isinstance(value, _SCALARS | str):
+    if isinstance(value, (*_SCALARS, str)):
         return value
     if id(value) in seen:
         return "<cycle>"
@@ -108,3 +108,39 @@ def _first_difference(old: Any, new: Any, path: str) -> str | None:
 
 def _step(key: str) -> str:
     return key if key.startswith(".") else f"[{key}]"
+
+
+def difference(expected: Any, got: Any) -> str:
+    """Return where two :func:`plain` forms differ: ``[2]['alert'] 'a' != 'b'``."""
+    return ", ".join(_differences(expected, got, ""))
+
+
+def _differences(expected: Any, got: Any, path: str) -> list[str]:
+    if isinstance(expected, tuple) and isinstance(got, tuple):
+        if expected[:1] == ("mapping",) and got[:1] == ("mapping",) and len(expected) == 2:
+            old, new = dict(expected[1]), dict(got[1])
+            missing = "<missing>"
+            found: list[str] = []
+            for key in sorted(set(old) | set(new)):
+                found += _differences(
+                    old.get(key, missing), new.get(key, missing), f"{path}[{key}]"
+                )
+            return found
+        if len(expected) == len(got):
+            found = []
+            for index, (a, b) in enumerate(zip(expected, got, strict=True)):
+                found += _differences(a, b, f"{path}[{index}]")
+            return found
+    if expected == got:
+        return []
+    return [f"{path} {expected!r} != {got!r}" if path else f"{expected!r} != {got!r}"]
+
+
+def brief(answer: Any) -> str:
+    """Return a :func:`plain` decision as ``TTL 5 at tier 2``, anything else as its repr."""
+    if isinstance(answer, tuple) and len(answer) == 3 and answer[2][:1] == ("mapping",):
+        tier = dict(answer[2][1]).get("'tier'")
+        return f"TTL {answer[0]!r} at tier {tier!r}"
+    if isinstance(answer, tuple) and answer[:1] == ("error",):
+        return f"{answer[1]}: {answer[2]}"
+    return repr(answer)
