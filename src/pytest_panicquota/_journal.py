@@ -18,7 +18,7 @@ __all__ = ["KeyJournal", "SharedServerError", "tracking_client_class"]
 #: Scripts may write any key they are given; their key count is their third word.
 _SCRIPT_COMMANDS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
 _REFUSED = frozenset({"FLUSHALL", "FLUSHDB", "SWAPDB"})
-_PARSERS: dict[str, Any] = {}
+_PARSERS: dict[str, tuple[Any, Any]] = {}
 
 
 class SharedServerError(PanicquotaError, RuntimeError):
@@ -70,21 +70,25 @@ def _written_keys(client: Any, args: tuple[Any, ...]) -> list[bytes]:
     if name in _SCRIPT_COMMANDS:
         count = int(args[2])
         return [encode(key) for key in args[3 : 3 + count]]
-    parser = _commands_parser(client)
+    parser, untracked = _commands_parser(client)
     info = parser.commands.get(name.split()[0].lower())
     if info is None or "write" not in info["flags"]:
         return []
-    return [encode(key) for key in parser.get_keys(client, *args) or ()]
+    return [encode(key) for key in parser.get_keys(untracked, *args) or ()]
 
 
-def _commands_parser(client: Any) -> Any:
+def _commands_parser(client: Any) -> tuple[Any, Any]:
+    import redis
     from redis._parsers.commands import CommandsParser
 
     where = repr(client.connection_pool.connection_kwargs)
     if where not in _PARSERS:
+        # The parser asks the server (COMMAND, COMMAND GETKEYS) through a plain
+        # client on the same pool: through the tracked one it would recurse.
+        untracked = redis.Redis(connection_pool=client.connection_pool)
         # COMMAND is answered once per server and process: key positions do
         # not change while a test session runs.
-        _PARSERS[where] = CommandsParser(client)  # type: ignore[no-untyped-call]
+        _PARSERS[where] = (CommandsParser(untracked), untracked)  # type: ignore[no-untyped-call]
     return _PARSERS[where]
 
 
