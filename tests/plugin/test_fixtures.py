@@ -77,7 +77,7 @@ import pytest
 def panic_quota():
     return AdaptivePanicQuota({"medium": (10, 20, 40)})
 
-def test_breaker_uses_clock_redis_and_quota(panic_breaker, panic_clock, panic_redis, panic_key_prefix):
+def test_breaker(panic_breaker, panic_clock, panic_redis, panic_key_prefix):
     panic_breaker.trip()
     panic_clock.advance(minutes=15)
     panic_breaker.refresh()
