@@ -260,3 +260,16 @@ def test_progress_bar_reports_progress() -> None:
 def test_format_duration(seconds: int, text: str) -> None:
     """Durations read as hours and minutes, or minutes and seconds."""
     assert format_duration(seconds) == text
+
+
+def test_heavy_imports_stay_lazy() -> None:
+    """Importing the simulator or building the CLI pulls in no Redis, rich or matplotlib."""
+    code = (
+        "import sys, panicquota.simulation; from panicquota.cli import build_parser; "
+        "build_parser(); "
+        "print(sorted(m for m in ('redis', 'fakeredis', 'rich', 'matplotlib') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout == "[]\n"

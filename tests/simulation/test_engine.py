@@ -8,6 +8,8 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from panicquota.breaker import VIXCircuitBreaker
 from panicquota.decision import Decision
@@ -234,3 +236,32 @@ def test_the_real_breaker_is_the_default(fast_scenario: Scenario) -> None:
     simulate(replace(fast_scenario, duration_seconds=5), breaker_factory=factory)
     assert len(seen) == fast_scenario.workers
     assert all(isinstance(b, VIXCircuitBreaker) for b in seen)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    rps=st.integers(1, 9),
+    normal_ttl=st.sampled_from([0, 0.5, 3, 7.5, 20]),
+    tier_ttls=st.sampled_from([(0, 1, 2.5, 4), (0.2, 0.2, 3, 3), (0, 0, 0, 9)]),
+    seed=st.integers(0, 1000),
+)
+def test_accounting_equals_brute_force_on_random_scenarios(
+    rps: int, normal_ttl: float, tier_ttls: tuple[float, ...], seed: int
+) -> None:
+    """Whatever the rates, TTLs and noise, the accounting equals the per-request simulation."""
+    ttls = dict(zip(("tier1", "tier2", "tier3", "tier4"), tier_ttls, strict=True))
+    table = {
+        **FAST,
+        "rps": rps,
+        "normal_ttl": normal_ttl,
+        "seed": seed,
+        "workers": 2,
+        "duration_minutes": 6,
+        "policy": {**FAST["policy"], "ttls": ttls},
+    }
+    report = simulate(scenario_from_mapping(table))
+    expected = brute_force(report)
+    assert report.upstream_requests == expected["upstream"]
+    assert report.series.upstream == expected["upstream_by_second"]
+    assert report.baseline_upstream_requests == expected["baseline"]
+    assert report.max_staleness_seconds == pytest.approx(expected["max_staleness"], abs=1e-12)
