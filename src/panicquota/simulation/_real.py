@@ -71,6 +71,8 @@ class _WorkerSpec:
 @dataclass(frozen=True, slots=True)
 class _WorkerResult:
     index: int
+    #: Wall time (epoch seconds) at which the worker made its last decision.
+    finished_at: float
     decisions: int
     transitions: int
     checkpoints: list[tuple[int, _Record]]
@@ -151,7 +153,9 @@ def simulate_real(
             raise _startup_failure(results) from None
         fed_transitions = _feed(scenario, redis_url, key_prefix, wall0.value, speed, progress)
         collected = _collect(results, processes, timeout=wall_seconds + 60)
-        wall = time.time() - wall0.value
+        # The decisions were made between the start and the last worker's
+        # end; shipping the checkpoints back afterwards is not part of it.
+        wall = max(result.finished_at for result in collected) - wall0.value
     finally:
         for process in processes:
             process.join(timeout=10)
@@ -248,8 +252,10 @@ def _feed(
                 now[0] = SIMULATION_EPOCH + step
                 if series is not None:
                     feeder.observe(series[step])
-                elif step in events:
-                    feeder.trip() if events[step] else feeder.reset()
+                elif events.get(step) is True:
+                    feeder.trip()
+                elif events.get(step) is False:
+                    feeder.reset()
             if due > fed and progress is not None:
                 progress(due, steps)
             fed = due
@@ -313,9 +319,10 @@ def _work(spec: _WorkerSpec, start_gate: Any, wall0: Any) -> _WorkerResult:
                 for _ in batch:
                     get_ttl(normal_ttl, context)
             decisions += _BATCH * len(contexts)
+        finished_at = clock()
     finally:
         breaker.close()
-    return _WorkerResult(spec.index, decisions, len(delivered), checkpoints)
+    return _WorkerResult(spec.index, finished_at, decisions, len(delivered), checkpoints)
 
 
 def _startup_failure(results: Any) -> RealModeError:
