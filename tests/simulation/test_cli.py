@@ -216,7 +216,7 @@ def test_real_mode_from_the_command_line(
     out = capsys.readouterr().out
     assert "seed 3 (real)" in out
     assert "worker agreement: 100.0000%" in out
-    assert "decisions/s (real" in out
+    assert "/s across 2 processes against redis://127.0.0.1:6379/0 (keys panicquota:sim:" in out
 
 
 def test_python_dash_m(scenario_file: Path, tmp_path: Path) -> None:

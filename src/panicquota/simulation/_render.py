@@ -165,11 +165,16 @@ def _print(console: Console, report: SimulationReport) -> None:
             f"  [red]at {format_duration(disagreement.second)}, {disagreement.context}: "
             f"(ttl, mode, tier) by worker {list(disagreement.decisions)}[/red]"
         )
-    rate_line = (
-        f"wall time {report.wall_seconds:.2f} s: "
-        f"{report.requests_per_wall_second:,.0f} simulated requests/s, "
-        f"{report.decisions_per_wall_second:,.0f} decisions/s"
-    )
     if report.mode is SimulationMode.REAL:
-        rate_line += f" (real processes, {report.redis_url}, keys {report.key_prefix}*)"
+        rate_line = (
+            f"wall time {report.wall_seconds:.2f} s: {report.decisions:,} get_ttl decisions, "
+            f"{report.decisions_per_wall_second:,.0f}/s across {scenario.workers} processes "
+            f"against {report.redis_url} (keys {report.key_prefix}*, deleted)"
+        )
+    else:
+        rate_line = (
+            f"wall time {report.wall_seconds:.2f} s: "
+            f"{report.requests_per_wall_second:,.0f} simulated requests/s, "
+            f"{report.decisions:,} breaker decisions"
+        )
     console.print(rate_line)
