@@ -33,8 +33,9 @@ DEFAULT_SEEDS = (0, 1, 2)
 
 
 def name_of(fn: Callable[..., Any]) -> str:
-    """Return how a message names *fn*."""
-    return getattr(fn, "__qualname__", None) or type(fn).__name__
+    """Return how a message names *fn* (``Class.method``, ``function``, ``<lambda>``)."""
+    name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    return str(name).rpartition("<locals>.")[2]
 
 
 def _outcome_of(fn: Callable[..., Any], call: Call) -> Any:

@@ -75,7 +75,8 @@ def _payload(fn: Callable[..., Any], calls: Sequence[Call]) -> bytes:
 
 
 def _name(fn: Callable[..., Any]) -> str:
-    return getattr(fn, "__qualname__", None) or repr(fn)
+    name = getattr(fn, "__qualname__", None) or repr(fn)
+    return str(name).rpartition("<locals>.")[2]
 
 
 def run_fresh(
@@ -87,6 +88,8 @@ def run_fresh(
         InvalidTypeError: *fn* or its arguments cannot be pickled.
         RuntimeError: a child interpreter crashed; its error output is quoted.
     """
+    if not seeds:
+        return []
     payload = _payload(fn, calls)
     runs = []
     for seed in seeds:
