@@ -76,10 +76,10 @@ def _certify(args: argparse.Namespace) -> int:
     console.print(table)
     failed = [r.criterion.value for r in report.results if not r.outcome.passed]
     if failed:
-        console.print(f"[bold red]FAILED[/]: {', '.join(failed)}")
+        console.print(f"[bold red]FAILED[/]: {', '.join(failed)}", soft_wrap=True)
     else:
         console.print(f"[green]CERTIFIED[/]: all {len(report.results)} criteria passed")
     if args.report:
         report.write_json(args.report)
-        console.print(f"report written to {args.report}")
+        console.print(f"report written to {args.report}", soft_wrap=True)
     return 0 if report.passed else 1

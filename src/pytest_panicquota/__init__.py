@@ -5,20 +5,25 @@ are plain functions usable in any test::
 
     from pytest_panicquota import assert_deterministic, assert_latency
 
-Importing this package imports neither pytest, Redis nor Hypothesis.
+Everything here is imported on first use, so that loading the plugin in a
+suite that does not use it imports nothing beyond pytest.
 """
 
 from __future__ import annotations
 
-from pytest_panicquota._checks import (
-    assert_deterministic,
-    assert_latency,
-    assert_no_leak,
-    assert_pure,
-    assert_workers_agree,
-)
-from pytest_panicquota._journal import SharedServerError
-from pytest_panicquota._workers import WorkerContext, WorkerError
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_panicquota._checks import (
+        assert_deterministic,
+        assert_latency,
+        assert_no_leak,
+        assert_pure,
+        assert_workers_agree,
+    )
+    from pytest_panicquota._journal import SharedServerError
+    from pytest_panicquota._workers import WorkerContext, WorkerError
 
 __all__ = [
     "SharedServerError",
@@ -30,3 +35,32 @@ __all__ = [
     "assert_pure",
     "assert_workers_agree",
 ]
+
+_HOMES = {
+    "SharedServerError": "pytest_panicquota._journal",
+    "WorkerContext": "pytest_panicquota._workers",
+    "WorkerError": "pytest_panicquota._workers",
+    **dict.fromkeys(
+        (
+            "assert_deterministic",
+            "assert_latency",
+            "assert_no_leak",
+            "assert_pure",
+            "assert_workers_agree",
+        ),
+        "pytest_panicquota._checks",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'pytest_panicquota' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
