@@ -168,15 +168,19 @@ def _bench_compare(args: argparse.Namespace) -> int:
             verdict,
         )
     console = Console(highlight=False)
+    if not console.is_terminal:
+        # CI logs have no width: keep whole benchmark names on one line.
+        console.width = max(console.width, max((len(r.name) for r in rows), default=0) + 56)
     console.print(table)
     if regressions:
         worst = max(regressions, key=lambda r: r.change or 0.0)
         console.print(
             f"[bold red]{len(regressions)} regression(s)[/] beyond {limit:.0%}: worst "
-            f"{worst.name} at {worst.change:+.1%} relative to the control"
+            f"{worst.name} at {worst.change:+.1%} relative to the control",
+            soft_wrap=True,
         )
         return 1
-    console.print(f"no regression beyond {limit:.0%} relative to the control")
+    console.print(f"no regression beyond {limit:.0%} relative to the control", soft_wrap=True)
     return 0
 
 

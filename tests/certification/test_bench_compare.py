@@ -1,0 +1,175 @@
+"""``panicquota bench-compare`` on real pytest-benchmark JSON files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from panicquota.cli import main
+
+BENCH = """
+import os
+
+from panicquota import AdaptivePanicQuota
+
+QUOTA = AdaptivePanicQuota()
+#: How many decisions one measured call makes: 1, or more to plant a regression.
+REPEAT = int(os.environ.get("BENCH_REPEAT", "1"))
+
+
+def empty_call(normal_ttl, duration, context):
+    pass
+
+
+def decide(normal_ttl, duration, context):
+    for _ in range(REPEAT):
+        QUOTA.calculate_ttl_strategy(normal_ttl, duration, context)
+
+
+def test_empty_call(benchmark):
+    benchmark(empty_call, 60, 35.0, {"league": "Ligue 1"})
+
+
+def test_decide(benchmark):
+    benchmark(decide, 60, 35.0, {"league": "Ligue 1"})
+"""
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Write a benchmark suite and run it twice: as is, and with a planted 8x slowdown."""
+    root = tmp_path_factory.mktemp("bench")
+    (root / "benchmarks").mkdir()
+    (root / "benchmarks" / "test_policy_speed.py").write_text(BENCH)
+    for name, repeat in (("old", "1"), ("slow", "8")):
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "benchmarks",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:randomly",
+                "--benchmark-min-rounds=20",
+                "--benchmark-max-time=0.05",
+                f"--benchmark-json={name}.json",
+            ],
+            cwd=root,
+            env={**os.environ, "BENCH_REPEAT": repeat},
+            check=True,
+            capture_output=True,
+        )
+    # The same run as seen from a machine three times slower: every time x3.
+    data = json.loads((root / "old.json").read_text())
+    for bench in data["benchmarks"]:
+        for stat in ("min", "max", "mean", "median"):
+            bench["stats"][stat] *= 3
+    (root / "slower-machine.json").write_text(json.dumps(data))
+    return root
+
+
+def _compare(runs: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["bench-compare", *(str(runs / a) if a.endswith(".json") else a for a in args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_no_regression_against_itself(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run compared with itself has no regression and exits 0, with a table."""
+    code, out, _ = _compare(runs, capsys, "old.json", "old.json", "--max-regression", "10%")
+    assert code == 0
+    assert "benchmarks/test_policy_speed.py::test_decide" in out
+    assert "+0.0%" in out
+    assert "no regression beyond 10% relative to the control" in out
+
+
+def test_a_slower_machine_is_not_a_regression(
+    runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Everything 3x slower (control included) keeps every ratio: exit 0."""
+    code, out, _ = _compare(runs, capsys, "old.json", "slower-machine.json")
+    assert code == 0
+    assert "no regression beyond 10% relative to the control" in out
+
+
+def test_a_planted_slowdown_is_a_regression(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A benchmark 8x slower relative to its control fails with exit 1 and says which."""
+    code, out, _ = _compare(runs, capsys, "old.json", "slow.json", "--max-regression", "10%")
+    assert code == 1
+    assert "REGRESSION" in out
+    assert (
+        "1 regression(s) beyond 10%: worst benchmarks/test_policy_speed.py::test_decide at +" in out
+    )
+
+
+def test_the_budget_is_respected(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A generous budget lets the same slowdown pass; the control can be named briefly."""
+    code, out, _ = _compare(
+        runs,
+        capsys,
+        "old.json",
+        "slow.json",
+        "--max-regression",
+        "5000%",
+        "--control",
+        "test_empty_call",
+    )
+    assert code == 0
+    assert "no regression beyond 5000% relative to the control" in out
+
+
+def test_benchmarks_only_in_one_run(
+    runs: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A benchmark only in the new run is listed as new, not as a regression."""
+    data = json.loads((runs / "old.json").read_text())
+    extra = json.loads(json.dumps(data["benchmarks"][-1]))
+    extra["fullname"] = "benchmarks/test_policy_speed.py::test_added"
+    data["benchmarks"].append(extra)
+    (tmp_path / "added.json").write_text(json.dumps(data))
+    code = main(["bench-compare", str(runs / "old.json"), str(tmp_path / "added.json")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "benchmarks/test_policy_speed.py::test_added" in out
+    assert "│ new " in out
+
+
+def test_a_missing_control_is_an_error(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A control that names no benchmark is a one-line error listing what exists."""
+    code, _, err = _compare(runs, capsys, "old.json", "old.json", "--control", "nope")
+    assert code == 2
+    assert err.startswith(
+        f"panicquota bench-compare: error: no benchmark in {str(runs / 'old.json')!r} matches "
+        "the control 'nope'; pass --control with one of ['benchmarks/test_policy_speed.py::"
+    )
+
+
+def test_a_file_that_is_not_benchmark_json(
+    runs: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A JSON file of another shape is named in a one-line error."""
+    other = tmp_path / "other.json"
+    other.write_text('{"results": []}')
+    assert main(["bench-compare", str(other), str(runs / "old.json")]) == 2
+    assert capsys.readouterr().err == (
+        f"panicquota bench-compare: error: {str(other)!r} is not pytest-benchmark JSON "
+        "(pytest --benchmark-json=PATH): KeyError: 'benchmarks'\n"
+    )
+
+
+def test_a_bad_budget_is_a_usage_error(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A budget that is not a percentage is refused by the parser."""
+    with pytest.raises(SystemExit) as raised:
+        main(["bench-compare", "a.json", "b.json", "--max-regression", "ten"])
+    assert raised.value.code == 2
+    assert (
+        "--max-regression: must be a percentage such as 10%, got 'ten'" in capsys.readouterr().err
+    )
