@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -115,6 +116,10 @@ def test_quiet_prints_nothing(scenario_file: Path, capsys: pytest.CaptureFixture
         (["--rps", "fast"], "argument --rps: --rps must be an integer >= 1, got 'fast'"),
         (["--seed", "-2"], "argument --seed: --seed must be an integer >= 0, got '-2'"),
         (
+            ["--wall-seconds", "soon"],
+            "argument --wall-seconds: --wall-seconds must be a number > 0, got 'soon'",
+        ),
+        (
             ["--wall-seconds", "0"],
             "argument --wall-seconds: --wall-seconds must be a number > 0, got '0'",
         ),
@@ -137,6 +142,16 @@ def test_bad_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["simulate", "--scenario", str(path)]) == 2
     assert capsys.readouterr().err == (
         f"panicquota simulate: error: {path}: key 'workers' must be an integer >= 1, got 0\n"
+    )
+
+
+def test_unwritable_json(scenario_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A JSON path that cannot be written is a one-line error after the run."""
+    argv = ["simulate", "--scenario", str(scenario_file), "--quiet", "--rps", "1"]
+    assert main([*argv, "--json", "/nonexistent/report.json"]) == 2
+    assert capsys.readouterr().err == (
+        "panicquota simulate: error: cannot write '/nonexistent/report.json': "
+        "No such file or directory\n"
     )
 
 
@@ -171,10 +186,15 @@ def test_disagreement_exits_non_zero(
         return real_factory(setup)
 
     monkeypatch.setattr(_engine, "default_breaker", factory)
-    assert main(["simulate", "--scenario", str(scenario_file), "--quiet"]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("panicquota simulate: workers disagreed on ")
-    assert err.endswith(" of 960 decision points: this is a bug\n")
+    assert main(["simulate", "--scenario", str(scenario_file)]) == 1
+    out, err = capsys.readouterr()
+    assert "worker agreement: 70.6250% (678 of 960 decision points)" in out
+    assert (
+        "  at 1m 39s, Ligue 1: the workers decided PANIC_FULL ttl 0, PANIC_PARTIAL ttl 5, " in out
+    )
+    assert err == (
+        "panicquota simulate: workers disagreed on 282 of 960 decision points: this is a bug\n"
+    )
 
 
 def test_plot_without_matplotlib_fails_fast(
@@ -210,11 +230,19 @@ def test_plot_report_without_matplotlib(
 def test_real_mode_from_the_command_line(
     scenario_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--real runs worker processes against the local Redis and reports decisions per second."""
+    """--real runs processes against the local Redis (panic windows: trip and reset)."""
+    windows = scenario_file.read_text(encoding="utf-8").replace(
+        "[volatility]\npoints = [[0, 10], [1, 40], [5, 40], [5.5, 10]]\nnoise = 2.0\n",
+        "panic_windows = [[1, 5]]\n",
+    )
+    scenario_file.write_text(windows.replace("duration_minutes = 8", ""), encoding="utf-8")
     argv = ["simulate", "--scenario", str(scenario_file), "--real", "--workers", "2"]
     assert main([*argv, "--wall-seconds", "1"]) == 0
     out = capsys.readouterr().out
-    assert "seed 3 (real)" in out
+    assert "cli: 20m 00s simulated, 2 workers x 7 rps, seed 3 (real)" in out
+    # Real processes see a trip or a reset up to a few compressed seconds late:
+    # the figures vary from run to run, the agreement must not.
+    assert re.search(r"^alerts: [3-6]$", out, re.MULTILINE)
     assert "worker agreement: 100.0000%" in out
     assert "/s across 2 processes against redis://127.0.0.1:6379/0 (keys panicquota:sim:" in out
 
@@ -273,3 +301,33 @@ def test_heavy_imports_stay_lazy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout == "[]\n"
+
+
+def test_many_alerts_are_summarised(tmp_path: Path) -> None:
+    """Past six alerts the table points to the JSON report for the rest."""
+    from panicquota.simulation import print_report, scenario_from_mapping
+
+    from .conftest import FAST
+
+    contexts = [*FAST["contexts"], {"league": "Serie A", "share": 1}]
+    report = simulate(scenario_from_mapping({**FAST, "contexts": contexts, "workers": 1}))
+    stream = io.StringIO()
+    print_report(report, file=stream)
+    assert len(report.alerts) == 8
+    assert "  ... and 2 more (see --json)\n" in stream.getvalue()
+
+
+def test_plot_of_panic_windows_without_capacity(tmp_path: Path) -> None:
+    """A panic-window scenario without an upstream capacity plots too."""
+    from panicquota.simulation import scenario_from_mapping
+
+    from .conftest import FAST
+
+    table = {k: v for k, v in FAST.items() if k not in {"volatility", "upstream_capacity"}}
+    scenario = scenario_from_mapping({**table, "panic_windows": [[1, 3]], "workers": 1})
+    report = simulate(scenario)
+    path = tmp_path / "windows.png"
+    plot_report(report, path)
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert report.scenario.upstream_capacity is None
+    assert report.seconds_over_capacity == 0

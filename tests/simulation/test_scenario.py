@@ -311,6 +311,22 @@ TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
             id="window-overlap",
         ),
         pytest.param(
+            "name = 3\n" + TIMELINE, "key 'name' must be a string, got 3", id="name-number"
+        ),
+        pytest.param(
+            "volatility = 3\n", "key 'volatility' must be a table, got 3", id="volatility-number"
+        ),
+        pytest.param(
+            "[volatility]\nsegments = []\n",
+            "key 'volatility.segments' must be a non-empty list of tables, got []",
+            id="segments-empty",
+        ),
+        pytest.param(
+            "panic_windows = []\n",
+            "key 'panic_windows' must be a non-empty list of [start_minute, end_minute], got []",
+            id="windows-empty",
+        ),
+        pytest.param(
             "panic_windows = [3]\n",
             "key 'panic_windows[0]' must be [start_minute, end_minute], got 3",
             id="window-shape",
@@ -416,6 +432,22 @@ def test_timeline_of_one_instant(tmp_path: Path) -> None:
             write(tmp_path, "duration_minutes = 2\n[volatility]\npoints = [[0, 40]]\n")
         ).duration_seconds
         == 120
+    )
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    """A path that cannot be read as a file says so."""
+    with pytest.raises(ScenarioError) as excinfo:
+        load_scenario(tmp_path)
+    assert str(excinfo.value) == f"{tmp_path}: cannot read it: Is a directory"
+
+
+def test_scenario_needs_one_timeline() -> None:
+    """A Scenario built in Python still needs exactly one timeline."""
+    with pytest.raises(ScenarioError) as excinfo:
+        Scenario("x", "", 60)
+    assert str(excinfo.value) == (
+        "<scenario>: give exactly one of 'volatility' and 'panic_windows'"
     )
 
 

@@ -161,9 +161,12 @@ def _print(console: Console, report: SimulationReport) -> None:
         f"({report.agreeing_points:,} of {report.decision_points:,} decision points)"
     )
     for disagreement in report.disagreements[:3]:
+        decided = ", ".join(
+            f"{mode.value} ttl {ttl:g}" for ttl, mode, _tier in disagreement.decisions
+        )
         console.print(
             f"  [red]at {format_duration(disagreement.second)}, {disagreement.context}: "
-            f"(ttl, mode, tier) by worker {list(disagreement.decisions)}[/red]"
+            f"the workers decided {decided}[/red]"
         )
     if report.mode is SimulationMode.REAL:
         rate_line = (
