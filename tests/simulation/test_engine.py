@@ -265,3 +265,11 @@ def test_accounting_equals_brute_force_on_random_scenarios(
     assert report.series.upstream == expected["upstream_by_second"]
     assert report.baseline_upstream_requests == expected["baseline"]
     assert report.max_staleness_seconds == pytest.approx(expected["max_staleness"], abs=1e-12)
+
+
+def test_reduction_without_baseline_traffic(fast_scenario: Scenario) -> None:
+    """With no baseline upstream traffic the reduction is 0, not a division by zero."""
+    report = replace(
+        simulate(replace(fast_scenario, duration_seconds=2)), baseline_upstream_requests=0
+    )
+    assert report.reduction == 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,8 @@ from panicquota.simulation import Scenario, simulate_real
 from panicquota.simulation._real import (
     DEFAULT_REDIS_URL,
     RealModeError,
+    _collect,
+    _delete_keys,
     _startup_failure,
     agreement,
 )
@@ -75,3 +78,32 @@ def test_bad_url() -> None:
     """A URL redis-py cannot parse is named as such."""
     with pytest.raises(RealModeError, match=r"^not a Redis URL: 'http://x' "):
         simulate_real(Scenario("x", "", 10, volatility=((0, 1),)), redis_url="http://x")
+
+
+def test_a_failed_worker_is_reported_with_its_traceback() -> None:
+    """A worker that fails mid-run makes the run fail with the worker's traceback."""
+    results: queue.Queue[object] = queue.Queue()
+    results.put((1, "Traceback ...\nRuntimeError: boom\n"))
+    with pytest.raises(RealModeError) as excinfo:
+        _collect(results, [object(), object()], timeout=1)
+    assert str(excinfo.value) == "worker 1 failed:\nTraceback ...\nRuntimeError: boom\n"
+
+
+def test_silent_workers_time_out() -> None:
+    """Workers that never report make the run fail, saying how many did."""
+    with pytest.raises(RealModeError) as excinfo:
+        _collect(queue.Queue(), [object(), object()], timeout=0.2)
+    assert str(excinfo.value) == "only 0 of 2 workers reported within 0.2 s"
+
+
+def test_only_the_run_keys_are_deleted(local_redis: redis.Redis) -> None:
+    """Cleaning up deletes every key under the run's base, in batches, and nothing else."""
+    base = f"panicquota:sim:test-{uuid.uuid4().hex}"
+    neighbour = f"{base}-neighbour"
+    local_redis.mset({f"{base}:key:{i}": i for i in range(1200)} | {neighbour: 1})
+    try:
+        _delete_keys(local_redis, base)
+        assert list(local_redis.scan_iter(match=f"{base}:*")) == []
+        assert local_redis.get(neighbour) == b"1"
+    finally:
+        local_redis.delete(neighbour)
