@@ -107,6 +107,7 @@ def _positive(option: str) -> argparse._ActionType:
 
 def _simulate(args: argparse.Namespace) -> int:
     from panicquota import simulation
+    from panicquota.simulation._render import progress_bar
 
     if args.list:
         width = max(map(len, simulation.BUILTIN_SCENARIOS))
@@ -124,9 +125,7 @@ def _simulate(args: argparse.Namespace) -> int:
     mode = "real processes" if args.real else "simulated"
     with (
         _quiet_breaker_logs(),
-        simulation._render.progress_bar(
-            f"{scenario.name} ({mode})", enabled=show_progress
-        ) as progress,
+        progress_bar(f"{scenario.name} ({mode})", enabled=show_progress) as progress,
     ):
         if args.real:
             report = simulation.simulate_real(

@@ -472,3 +472,8 @@ def test_example_files_load(path: Path) -> None:
 def test_examples_exist() -> None:
     """The example scenarios are found (the parametrization above is not empty)."""
     assert [path.stem for path in EXAMPLES] == ["derby", "maintenance-windows"]
+
+
+def test_scenarios_hash() -> None:
+    """A scenario can key a dict (its mapping fields are left out of the hash)."""
+    assert {builtin_scenario("flash"): 1}[builtin_scenario("flash")] == 1

@@ -96,8 +96,8 @@ def simulate(
             simulated minute.
 
     Returns:
-        The report; ``wall_seconds`` is the only figure that differs between
-        two runs of the same scenario and seed.
+        The report; only its wall-time figures differ between two runs of the
+        same scenario and seed.
     """
     import fakeredis
 

@@ -116,9 +116,10 @@ class Scenario:
     rps: int = 250
     normal_ttl: float = 60
     upstream_capacity: float | None = None
-    contexts: tuple[TrafficShare, ...] = _DEFAULT_CONTEXTS
+    # Contexts and policy hold mappings: equal by value, left out of the hash.
+    contexts: tuple[TrafficShare, ...] = field(default=_DEFAULT_CONTEXTS, hash=False)
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
-    policy: Mapping[str, Any] = field(default_factory=dict)
+    policy: Mapping[str, Any] = field(default_factory=dict, hash=False)
     source: str = "<scenario>"
 
     def __post_init__(self) -> None:
