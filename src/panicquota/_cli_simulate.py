@@ -40,13 +40,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"a built-in scenario or a .toml scenario file (default: {_DEFAULT_SCENARIO})",
     )
     parser.add_argument(
-        "--workers", type=_at_least(1, "--workers"), metavar="N", help="worker processes"
+        "--workers",
+        type=_at_least(1, "--workers"),
+        metavar="N",
+        help="workers sharing the panic state (default: the scenario's)",
     )
     parser.add_argument(
-        "--rps", type=_at_least(1, "--rps"), metavar="R", help="requests per second per worker"
+        "--rps",
+        type=_at_least(1, "--rps"),
+        metavar="R",
+        help="requests per second, per worker (default: the scenario's)",
     )
     parser.add_argument(
-        "--seed", type=_at_least(0, "--seed"), metavar="S", help="seed of the volatility noise"
+        "--seed",
+        type=_at_least(0, "--seed"),
+        metavar="S",
+        help="seed of the volatility noise (default: the scenario's)",
     )
     parser.add_argument("--json", metavar="PATH", help="write the report as JSON to PATH")
     parser.add_argument(
