@@ -23,8 +23,9 @@ class RedisHandle:
         url: a real server's URL; ``None`` for a fresh fakeredis server.
     """
 
-    def __init__(self, url: str | None) -> None:
+    def __init__(self, url: str | None, key_prefix: str) -> None:
         self.journal = KeyJournal()
+        self.key_prefix = key_prefix
         self.real_url = url
         self._tcp: Any = None
         self._thread: threading.Thread | None = None
@@ -63,6 +64,10 @@ class RedisHandle:
         try:
             if self.tracked:
                 self.journal.restore(self.client)
+                # Keys under the test's own prefix belong to it alone (the
+                # prefix is unique), whoever wrote them: a client the test
+                # made itself, or a worker process.
+                self.journal.delete_prefix(self.client, self.key_prefix)
         finally:
             self.client.close()
             if self._tcp is not None:

@@ -58,6 +58,17 @@ class KeyJournal:
                 client.restore(key, max(pttl, 0), payload, replace=True)
         self.originals.clear()
 
+    def delete_prefix(self, client: Any, prefix: str) -> None:
+        """Delete every key under *prefix* (``SCAN MATCH`` and ``DEL``, never ``FLUSHDB``)."""
+        keys = list(client.scan_iter(match=f"{_escape(prefix)}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+
+
+def _escape(prefix: str) -> str:
+    # SCAN MATCH is a glob: the prefix's own glob characters must match literally.
+    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in prefix)
+
 
 def _written_keys(client: Any, args: tuple[Any, ...]) -> list[bytes]:
     name = str(args[0]).upper() if not isinstance(args[0], bytes) else args[0].decode().upper()

@@ -155,10 +155,12 @@ def panic_key_prefix(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def _panic_redis_handle(request: pytest.FixtureRequest) -> Iterator[RedisHandle]:
+def _panic_redis_handle(
+    request: pytest.FixtureRequest, panic_key_prefix: str
+) -> Iterator[RedisHandle]:
     from pytest_panicquota._fixtures import RedisHandle
 
-    handle = RedisHandle(_redis_url(request.config))
+    handle = RedisHandle(_redis_url(request.config), panic_key_prefix)
     yield handle
     handle.close()
 

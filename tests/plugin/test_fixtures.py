@@ -62,8 +62,10 @@ def test_prefixes_differ(panic_key_prefix, request):
 """
 
 
-def test_fakeredis_fixtures(pytester: pytest.Pytester) -> None:
+def test_fakeredis_fixtures(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """panic_redis is a fresh Lua-enabled fakeredis per test; clock and quota work."""
+    # The inner run is not an xdist worker, even when this test runs in one.
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     pytester.makepyfile(FAKE_SUITE)
     result = pytester.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=6)
@@ -105,6 +107,10 @@ def test_writes_keys_directly(panic_redis, panic_key_prefix):
     pipe = panic_redis.pipeline()
     pipe.set("panicquota-plugin-test-piped:{token}", 1).incr(f"{{panic_key_prefix}}:n")
     pipe.execute()
+    import redis
+    other = redis.Redis.from_url("{url}")
+    other.set(f"{{panic_key_prefix}}:written-by-another-client", 1)
+    other.close()
 
 def test_overwrites_and_deletes_existing_keys(panic_redis):
     assert panic_redis.get(f"{{OUTSIDE}}:kept") == b"before"
@@ -139,7 +145,7 @@ def test_real_redis_keeps_existing_keys(
     real_redis.set(f"{outside_prefix}:expiring", "before", px=10_000_000)
     real_redis.rpush(f"{outside_prefix}:untouched", "a", "b")
     before = {key: real_redis.dump(key) for key in real_redis.scan_iter(match="*")}
-    pytester.makepyfile(REAL_SUITE.format(outside=outside_prefix, token=token))
+    pytester.makepyfile(REAL_SUITE.format(outside=outside_prefix, token=token, url=REAL_URL))
     result = pytester.runpytest("--panicquota-redis-url", REAL_URL, "-p", "no:randomly")
     result.assert_outcomes(passed=5)
     after = {key: real_redis.dump(key) for key in real_redis.scan_iter(match="*")}
