@@ -133,6 +133,7 @@ def compare(
 
 def _bench_compare(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     old = load_run(args.old, args.stat)
@@ -161,7 +162,7 @@ def _bench_compare(args: argparse.Namespace) -> int:
         else:
             verdict = "[green]ok[/]"
         table.add_row(
-            row.name,
+            escape(row.name),
             _ratio(row.old_ratio),
             _ratio(row.new_ratio),
             "-" if change is None else f"{change:+.1%}",
@@ -176,7 +177,7 @@ def _bench_compare(args: argparse.Namespace) -> int:
         worst = max(regressions, key=lambda r: r.change or 0.0)
         console.print(
             f"[bold red]{len(regressions)} regression(s)[/] beyond {limit:.0%}: worst "
-            f"{worst.name} at {worst.change:+.1%} relative to the control",
+            f"{escape(worst.name)} at {worst.change:+.1%} relative to the control",
             soft_wrap=True,
         )
         return 1

@@ -52,6 +52,7 @@ def _positive(text: str) -> float:
 
 def _certify(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from panicquota.certification import Settings, certify
@@ -66,13 +67,15 @@ def _certify(args: argparse.Namespace) -> int:
             f"--target must look like 'package.module:attr', got {args.target!r}"
         )
     report = certify(args.target, settings=Settings(p99_ms=args.p99_ms))
-    table = Table(title=f"panicquota certification of {report.target}", title_justify="left")
+    table = Table(
+        title=f"panicquota certification of {escape(report.target)}", title_justify="left"
+    )
     table.add_column("criterion")
     table.add_column("verdict")
     table.add_column("detail", overflow="fold")
     for result in report.results:
         verdict = "[green]PASS[/]" if result.outcome.passed else "[bold red]FAIL[/]"
-        table.add_row(result.criterion.value, verdict, result.outcome.message)
+        table.add_row(result.criterion.value, verdict, escape(result.outcome.message))
     console.print(table)
     failed = [r.criterion.value for r in report.results if not r.outcome.passed]
     if failed:
@@ -81,5 +84,5 @@ def _certify(args: argparse.Namespace) -> int:
         console.print(f"[green]CERTIFIED[/]: all {len(report.results)} criteria passed")
     if args.report:
         report.write_json(args.report)
-        console.print(f"report written to {args.report}", soft_wrap=True)
+        console.print(f"report written to {escape(args.report)}", soft_wrap=True)
     return 0 if report.passed else 1
