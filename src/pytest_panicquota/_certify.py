@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -70,6 +71,11 @@ def collect(session: pytest.Session) -> list[pytest.Item]:
             "--panicquota-certify needs --panicquota-target module:attr (a policy object, "
             "a class or a zero-argument factory)"
         )
+    # As with ``python -m pytest``, a target in the project's root imports
+    # even when pytest runs as a console script.
+    root = str(config.rootpath)
+    if root not in sys.path:
+        sys.path.insert(0, root)
     try:
         policy = load_target(spec)
     except PanicquotaError as error:
