@@ -38,6 +38,8 @@ class WorkerContext:
         now: the test's ``panic_clock`` time when the workers were started.
         quota: the test's ``panic_quota``.
         tracked: whether writes must be journaled (a real, shared server).
+        journal: this worker's record of the keys it wrote, sent back to the
+            test so that they are undone with the test's own.
     """
 
     index: int
