@@ -56,8 +56,8 @@ def test_a_correct_policy_passes_every_criterion(on_path: str, target: str) -> N
         pytest.param(
             "Leaking",
             Criterion.LEAK,
-            "more live objects after 5,000 calls past a 1,000-call warm-up (growing in every "
-            "batch; the budget is 0); most growth at ",
+            "more live objects after 5,000 calls past a 1,000-call warm-up (growing batch "
+            "after batch; the budget is 0); most growth at ",
             id="leaking",
         ),
         pytest.param(
