@@ -128,6 +128,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     test = pyfuncitem.obj
     names = pyfuncitem._fixtureinfo.argnames
     kwargs = {name: pyfuncitem.funcargs[name] for name in names}
+    # Once for real first: the checks below swallow the body's exceptions.
+    test(**kwargs)
     calls = [((), kwargs)]
     outcomes = []
     if latency is not None:

@@ -202,7 +202,7 @@ def test_failures_hide_the_plugin_traceback(pytester: pytest.Pytester) -> None:
 
 
 def test_markers(pytester: pytest.Pytester) -> None:
-    """panic_latency and panic_no_leak run the test body under their check."""
+    """panic_latency and panic_no_leak run the body under their check, after once for real."""
     pytester.makepyfile(
         """
         import time
@@ -225,13 +225,18 @@ def test_markers(pytester: pytest.Pytester) -> None:
         @pytest.mark.panic_no_leak
         def test_clean(panic_quota):
             panic_quota.calculate_ttl_strategy(60, 35.0, None)
+
+        @pytest.mark.panic_latency
+        def test_wrong():
+            assert 1 == 2
         """
     )
     result = pytester.runpytest("-p", "no:randomly")
-    result.assert_outcomes(passed=2, failed=2)
+    result.assert_outcomes(passed=2, failed=3)
     result.stdout.fnmatch_lines(
         [
             "*test_slow took p99 * in its best round; the budget is p99 < 1 ms net of the control",
             "*test_leaky grew traced memory by * bytes over 400 calls past a 200-call warm-up*",
+            "E       assert 1 == 2",
         ]
     )
