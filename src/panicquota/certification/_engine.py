@@ -6,7 +6,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -73,7 +73,18 @@ class _TargetMethod:
 def run_criterion(
     criterion: Criterion, policy: Any, spec: str | None, settings: Settings
 ) -> Outcome:
-    """Run one criterion against *policy* (fresh interpreters load it from *spec* if given)."""
+    """Run one criterion against *policy* (fresh interpreters load it from *spec* if given).
+
+    A check that cannot run (a child interpreter crashed, the policy cannot
+    be pickled) is a failed criterion, not a crashed run.
+    """
+    try:
+        return _run(criterion, policy, spec, settings)
+    except Exception as error:  # reported in the row, whatever it is
+        return Outcome(False, f"the check itself failed: {type(error).__name__}: {error}")
+
+
+def _run(criterion: Criterion, policy: Any, spec: str | None, settings: Settings) -> Outcome:
     calls = probe_calls(policy)
     decide = policy.calculate_ttl_strategy
     if criterion is Criterion.CONTRACT:
@@ -196,21 +207,9 @@ def certify(
     report = CertificationReport(spec or repr(policy))
     for criterion in criteria:
         started = time.perf_counter()
-        try:
-            outcome = run_criterion(criterion, policy, spec, settings)
-        except Exception as error:  # a crashing criterion is a failed one, not a crashed run
-            outcome = Outcome(False, f"the check itself failed: {type(error).__name__}: {error}")
+        outcome = run_criterion(criterion, policy, spec, settings)
         result = CriterionResult(criterion, outcome, time.perf_counter() - started)
         report.results.append(result)
         if on_result is not None:
             on_result(result)
-    return report
-
-
-def report_from_dict(data: Mapping[str, Any]) -> CertificationReport:
-    """Rebuild a report from :meth:`CertificationReport.as_dict` data."""
-    report = CertificationReport(data["target"])
-    for row in data["criteria"]:
-        outcome = Outcome(row["passed"], row["detail"], row["figures"])
-        report.results.append(CriterionResult(Criterion(row["criterion"]), outcome, row["seconds"]))
     return report
