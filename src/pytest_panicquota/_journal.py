@@ -3,7 +3,8 @@
 Before the first write to a key the journal saves what was there (``DUMP``
 and ``PTTL``, or "absent"); afterwards it deletes keys that were absent and
 restores the others, so keys already on the server end the test as they began.
-Nothing else on the server is touched: no ``FLUSHDB``, no ``KEYS``.
+Nothing else on the server is touched: no ``FLUSHDB``, no ``KEYS``; the only
+scan is of the test's own unique prefix.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from panicquota.errors import PanicquotaError
 
-__all__ = ["KeyJournal", "SharedServerError", "tracking_client_class"]
+__all__ = ["KeyJournal", "SharedServerError", "tracking_client", "tracking_client_class"]
 
 #: Scripts may write any key they are given; their key count is their third word.
 _SCRIPT_COMMANDS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})

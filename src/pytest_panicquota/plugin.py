@@ -126,6 +126,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     from panicquota.certification import check_latency, check_no_leak
 
     test = pyfuncitem.obj
+    # The same private attribute pytest's own pytest_pyfunc_call reads.
     names = pyfuncitem._fixtureinfo.argnames
     kwargs = {name: pyfuncitem.funcargs[name] for name in names}
     # Once for real first: the checks below swallow the body's exceptions.
