@@ -57,6 +57,20 @@ class OwnPolicy:
         return ttl, MODE_BY_TIER[tier], meta
 
 
+class OwnPolicyWithMapping(OwnPolicy):
+    """The same policy, reporting its thresholds as a ``tier2``..``tier4`` mapping."""
+
+    def calculate_ttl_strategy(
+        self, normal_ttl: float, panic_duration_minutes: float | None, context: Any = None
+    ) -> tuple[float, PanicMode, Mapping[str, Any]]:
+        """Decide like :class:`OwnPolicy`; report thresholds by name."""
+        ttl, mode, meta = super().calculate_ttl_strategy(
+            normal_ttl, panic_duration_minutes, context
+        )
+        tier2, tier3, tier4 = self.BOUNDS
+        return ttl, mode, {**meta, "thresholds": {"tier2": tier2, "tier3": tier3, "tier4": tier4}}
+
+
 class Planted:
     """The default policy with one defect planted by a subclass."""
 

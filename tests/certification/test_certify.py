@@ -32,6 +32,7 @@ def on_path(monkeypatch: pytest.MonkeyPatch) -> str:
         pytest.param("planted:RECONFIGURED", id="reconfigured-object"),
         pytest.param("planted:make_reconfigured", id="reconfigured-factory"),
         pytest.param("planted:OwnPolicy", id="own-implementation"),
+        pytest.param("planted:OwnPolicyWithMapping", id="own-implementation-mapping-thresholds"),
     ],
 )
 def test_a_correct_policy_passes_every_criterion(on_path: str, target: str) -> None:
