@@ -8,22 +8,7 @@ from typing import Any
 
 import pytest
 
-REAL_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-def real_redis() -> Iterator[Any]:
-    """A client of the shared real Redis, or a skip when it is not running."""
-    import redis
-
-    client = redis.Redis.from_url(REAL_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        client.close()
-        pytest.skip(f"no Redis at {REAL_URL}")
-    yield client
-    client.close()
+from .support import REAL_URL
 
 
 @pytest.fixture

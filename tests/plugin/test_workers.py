@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pytest_panicquota import assert_workers_agree
+
+from .support import REAL_URL
 
 WORKERS_SUITE = """
 import pytest
@@ -48,27 +52,23 @@ def test_a_lambda_is_refused(panic_workers):
 """
 
 
-@pytest.mark.parametrize(
-    ("options"),
-    [
-        pytest.param((), id="fakeredis-over-tcp"),
-        pytest.param(("--panicquota-redis-url", "redis://127.0.0.1:6379/0"), id="real-redis"),
-    ],
-)
-def test_panic_workers(pytester: pytest.Pytester, options: tuple[str, ...]) -> None:
-    """Workers see the test's Redis and breaker state, agree, and report errors clearly."""
+def _run_workers_suite(pytester: pytest.Pytester, *options: str) -> None:
     pytester.makepyfile(WORKERS_SUITE.format())
     # A subprocess: in-process pytester runs re-import multiprocessing, which
     # then cannot pickle its own connections for spawned children.
     result = pytester.runpytest_subprocess(*options)
     result.assert_outcomes(passed=4)
-    if options:
-        import redis
 
-        client = redis.Redis.from_url(options[1])
-        leftovers = list(client.scan_iter(match="panicquota-test:main:*"))
-        client.close()
-        assert leftovers == []
+
+def test_panic_workers_on_fakeredis(pytester: pytest.Pytester) -> None:
+    """Workers share the test's fakeredis, served over TCP: state, order, errors."""
+    _run_workers_suite(pytester)
+
+
+def test_panic_workers_on_real_redis(pytester: pytest.Pytester, real_redis: Any) -> None:
+    """Workers share the real server; the keys they write are removed after the test."""
+    _run_workers_suite(pytester, "--panicquota-redis-url", REAL_URL)
+    assert list(real_redis.scan_iter(match="panicquota-test:main:*")) == []
 
 
 def test_workers_agree_passes_on_equal_results() -> None:
