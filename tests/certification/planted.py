@@ -246,3 +246,8 @@ class NotAPolicy:
 
 #: Neither a policy nor a way to make one.
 NOT_A_POLICY = 42
+
+
+def broken_factory() -> AdaptivePanicQuota:
+    """Fail to build a policy, as a misconfigured factory would."""
+    return AdaptivePanicQuota({"medium": (30, 20, 10)})

@@ -210,6 +210,13 @@ def test_a_crashing_criterion_is_a_failed_one() -> None:
             "the target 'planted:Nope' names no attribute 'Nope' in 'planted'",
         ),
         (
+            "planted:broken_factory",
+            InvalidArgumentError,
+            "calling the target 'planted:broken_factory' to build the policy raised ConfigError: "
+            "medium_stakes: thresholds must be positive, finite and strictly increasing "
+            "(0 < tier2 < tier3 < tier4), got Thresholds(tier2=30, tier3=20, tier4=10)",
+        ),
+        (
             "planted:NOT_A_POLICY",
             InvalidTypeError,
             "the target 'planted:NOT_A_POLICY' must be a policy object with "

@@ -12,8 +12,15 @@ import pytest
 
 import pytest_panicquota
 from panicquota import AdaptivePanicQuota
-from panicquota.certification import check_contract, check_pure, reproduce_command, run_fresh
+from panicquota.certification import (
+    check_contract,
+    check_pure,
+    load_target,
+    reproduce_command,
+    run_fresh,
+)
 from panicquota.cli import main
+from panicquota.errors import InvalidArgumentError
 
 
 class Spoiled:
@@ -163,3 +170,16 @@ def test_plugin_package_exports_lazily() -> None:
     assert "assert_pure" in dir(pytest_panicquota)
     with pytest.raises(AttributeError, match=r"^module 'pytest_panicquota' has no attribute 'x'$"):
         pytest_panicquota.x  # noqa: B018
+
+
+def test_a_target_module_that_fails_to_import(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A module whose own code raises is named with its error, in one line."""
+    (tmp_path / "boom_policy.py").write_text("raise RuntimeError('PANIC_CONFIG is not set')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(InvalidArgumentError) as raised:
+        load_target("boom_policy:policy")
+    assert str(raised.value) == (
+        "importing the target's module 'boom_policy' raised RuntimeError: PANIC_CONFIG is not set"
+    )

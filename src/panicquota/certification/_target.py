@@ -17,8 +17,9 @@ def load_target(spec: str) -> Any:
     a zero-argument factory; dotted attributes (``module:Class.build``) work.
 
     Raises:
-        InvalidArgumentError: *spec* is not ``module:attr``, or the module or
-            attribute cannot be found.
+        InvalidArgumentError: *spec* is not ``module:attr``, the module or
+            attribute cannot be found, or importing it or calling the
+            factory raised.
         InvalidTypeError: what *spec* names has no ``calculate_ttl_strategy``.
     """
     module_name, colon, attr_path = spec.partition(":")
@@ -31,6 +32,10 @@ def load_target(spec: str) -> Any:
             f"cannot import the target's module {module_name!r} ({error}); "
             "check the name and that it is on sys.path"
         ) from None
+    except Exception as error:  # the module's own code failed: say so, in one line
+        raise InvalidArgumentError(
+            f"importing the target's module {module_name!r} raised {type(error).__name__}: {error}"
+        ) from error
     for name in attr_path.split("."):
         try:
             value = getattr(value, name)
@@ -41,7 +46,13 @@ def load_target(spec: str) -> Any:
     if isinstance(value, type) or (
         callable(value) and not hasattr(value, "calculate_ttl_strategy")
     ):
-        value = value()
+        try:
+            value = value()
+        except Exception as error:  # the user's factory failed: name it and the error
+            raise InvalidArgumentError(
+                f"calling the target {spec!r} to build the policy raised "
+                f"{type(error).__name__}: {error}"
+            ) from error
     if not callable(getattr(value, "calculate_ttl_strategy", None)):
         raise InvalidTypeError(
             f"the target {spec!r} must be a policy object with calculate_ttl_strategy, a class "
