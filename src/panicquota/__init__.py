@@ -6,6 +6,7 @@ breakers are imported on first use.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from panicquota.decision import Decision, DecisionMeta, FrozenMeta, with_meta
@@ -42,6 +43,10 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# A library's logs go where the application configures logging, not to
+# stderr through logging's last-resort handler.
+logging.getLogger("panicquota").addHandler(logging.NullHandler())
 
 _LAZY = {
     "VIXCircuitBreaker": "panicquota.breaker",
