@@ -14,7 +14,7 @@ import pytest
 
 from panicquota.breaker import connect_async
 
-from .support import REAL_REDIS_URL, Backend, Factory, delete_prefix, real_redis_or_skip
+from .support import REAL_REDIS_URL, Backend, Factory, delete_prefix
 
 
 @pytest.fixture(params=["fakeredis", "redis"])
@@ -26,11 +26,10 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         yield Backend("fakeredis", client, lambda: fakeredis.FakeAsyncRedis(server=server))
         client.close()
         return
-    client = real_redis_or_skip()
+    client = request.getfixturevalue("real_redis")
     found = Backend("redis", client, lambda: connect_async(REAL_REDIS_URL))
     yield found
     delete_prefix(client, found.prefix)
-    client.close()
 
 
 @pytest.fixture(params=["sync", "async"])

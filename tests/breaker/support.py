@@ -13,12 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
-from redis.exceptions import RedisError
-
-from panicquota.breaker import AsyncVIXCircuitBreaker, VIXCircuitBreaker, connect
+from panicquota.breaker import AsyncVIXCircuitBreaker, VIXCircuitBreaker
 from panicquota.clock import ManualClock
 
+#: Kept in step with tests/conftest.py, whose real_redis fixture uses it too.
 REAL_REDIS_URL = os.environ.get("PANICQUOTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 #: 2027-01-15 08:00 UTC: timestamps that look real on a shared server.
 T0 = 1_800_000_000.0
@@ -34,20 +32,6 @@ def delete_prefix(client: Any, prefix: str) -> None:
     keys = list(client.scan_iter(match=f"{prefix}*", count=500))
     if keys:
         client.delete(*keys)
-
-
-def real_redis_or_skip() -> Any:
-    """Return a client of the shared Redis; fail under CI if it is down, else skip."""
-    client = connect(REAL_REDIS_URL)
-    try:
-        client.ping()
-    except RedisError as error:
-        client.close()
-        message = f"the real Redis at {REAL_REDIS_URL} is unreachable: {error}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set: the real-Redis tests must not skip)")
-        pytest.skip(message)
-    return client
 
 
 @dataclass

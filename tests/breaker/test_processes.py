@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .support import REAL_REDIS_URL, T0, delete_prefix, real_redis_or_skip, unique_prefix
+from .support import REAL_REDIS_URL, T0, delete_prefix, unique_prefix
 
 CTX = multiprocessing.get_context("spawn")
 
@@ -25,13 +25,11 @@ def workers(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 @pytest.fixture
-def redis_prefix() -> Iterator[tuple[Any, str]]:
+def redis_prefix(real_redis: Any) -> Iterator[tuple[Any, str]]:
     """The real Redis and a unique prefix, cleaned up after the test."""
-    client = real_redis_or_skip()
     prefix = unique_prefix()
-    yield client, prefix
-    delete_prefix(client, prefix)
-    client.close()
+    yield real_redis, prefix
+    delete_prefix(real_redis, prefix)
 
 
 def run_all(target: Any, arg_lists: list[tuple[Any, ...]], results: Any) -> list[Any]:

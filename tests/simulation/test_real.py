@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import queue
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -20,16 +19,7 @@ from panicquota.simulation._real import (
 )
 
 
-@pytest.fixture
-def local_redis() -> Iterator[redis.Redis]:
-    """Return a client of the shared local Redis (the real mode's default server)."""
-    client = redis.Redis.from_url(DEFAULT_REDIS_URL)
-    client.ping()  # the real-mode tests must not silently skip
-    yield client
-    client.close()
-
-
-def test_real_mode_agrees_and_cleans_up(fast_scenario: Scenario, local_redis: redis.Redis) -> None:
+def test_real_mode_agrees_and_cleans_up(fast_scenario: Scenario, real_redis: redis.Redis) -> None:
     """Two processes decide many times per second, agree, and leave no key behind."""
     scenario = fast_scenario.with_overrides(workers=2)
     report = simulate_real(scenario, wall_seconds=2.0)
@@ -41,7 +31,7 @@ def test_real_mode_agrees_and_cleans_up(fast_scenario: Scenario, local_redis: re
     assert report.redis_url == DEFAULT_REDIS_URL
     assert report.key_prefix is not None
     base = report.key_prefix.removesuffix(":vix:panic")
-    assert list(local_redis.scan_iter(match=f"{base}*")) == []
+    assert list(real_redis.scan_iter(match=f"{base}*")) == []
 
 
 def test_unreachable_redis() -> None:
@@ -96,14 +86,14 @@ def test_silent_workers_time_out() -> None:
     assert str(excinfo.value) == "only 0 of 2 workers reported within 0.2 s"
 
 
-def test_only_the_run_keys_are_deleted(local_redis: redis.Redis) -> None:
+def test_only_the_run_keys_are_deleted(real_redis: redis.Redis) -> None:
     """Cleaning up deletes every key under the run's base, in batches, and nothing else."""
     base = f"panicquota:sim:test-{uuid.uuid4().hex}"
     neighbour = f"{base}-neighbour"
-    local_redis.mset({f"{base}:key:{i}": i for i in range(1200)} | {neighbour: 1})
+    real_redis.mset({f"{base}:key:{i}": i for i in range(1200)} | {neighbour: 1})
     try:
-        _delete_keys(local_redis, base)
-        assert list(local_redis.scan_iter(match=f"{base}:*")) == []
-        assert local_redis.get(neighbour) == b"1"
+        _delete_keys(real_redis, base)
+        assert list(real_redis.scan_iter(match=f"{base}:*")) == []
+        assert real_redis.get(neighbour) == b"1"
     finally:
-        local_redis.delete(neighbour)
+        real_redis.delete(neighbour)

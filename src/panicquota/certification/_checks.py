@@ -270,8 +270,8 @@ def check_no_leak(
     return Outcome(
         True,
         f"memory {byte_growth:+,} bytes and {object_growth:+} live objects over {measured:,} "
-        f"calls after a {warmup:,}-call warm-up (budget {max_bytes_per_call:g} bytes per call, "
-        f"{max_objects} objects)",
+        f"calls after a {warmup:,}-call warm-up, not growing batch after batch beyond the "
+        f"budget ({max_bytes_per_call:g} bytes per call, {max_objects} objects)",
         figures,
     )
 
