@@ -5,25 +5,23 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self
 
 from panicquota._validate import require_number
-from panicquota.breaker._core import BreakerCore, Flow, Listener, logger
-from panicquota.breaker._sync import SCRIPTS, STORE_ERRORS
-from panicquota.breaker._types import StoreUnavailableError, TierTransition, TimeSource
-from panicquota.clock import Clock
+from panicquota.breaker._base import STORE_ERRORS, BreakerBase
+from panicquota.breaker._core import Flow, logger
+from panicquota.breaker._types import StoreUnavailableError, TierTransition
 from panicquota.decision import Decision
 from panicquota.policy import AdaptivePanicQuota
 from panicquota.stakes import Context
 
 if TYPE_CHECKING:
-    from panicquota.breaker._metrics import BreakerMetrics
+    pass
 
 __all__ = ["AsyncVIXCircuitBreaker"]
 
 
-class AsyncVIXCircuitBreaker:
+class AsyncVIXCircuitBreaker(BreakerBase):
     """The :class:`VIXCircuitBreaker` for asyncio: the same rules, methods as coroutines.
 
     Takes a ``redis.asyncio`` client (or ``fakeredis.FakeAsyncRedis``) and
@@ -32,44 +30,9 @@ class AsyncVIXCircuitBreaker:
     *max_staleness*. Listeners may be plain callables or coroutine functions.
     """
 
-    def __init__(
-        self,
-        redis: Any,
-        quota: AdaptivePanicQuota | None = None,
-        *,
-        key_prefix: str = "vix:panic",
-        clock: Clock | None = None,
-        time_source: TimeSource | str = TimeSource.LOCAL,
-        max_staleness: float = 1.0,
-        trip_level: float = 30.0,
-        reset_level: float = 20.0,
-        calm_seconds: float = 60.0,
-        grace_seconds: float = 300.0,
-        fail_safe_ttl: float | None = None,
-        max_clock_skew: float = 60.0,
-        on_transition: Listener | None = None,
-        metrics: BreakerMetrics | None = None,
-    ) -> None:
-        self._core = BreakerCore(
-            quota,
-            key_prefix=key_prefix,
-            clock=clock,
-            time_source=time_source,
-            max_staleness=max_staleness,
-            trip_level=trip_level,
-            reset_level=reset_level,
-            calm_seconds=calm_seconds,
-            grace_seconds=grace_seconds,
-            fail_safe_ttl=fail_safe_ttl,
-            max_clock_skew=max_clock_skew,
-            on_transition=on_transition,
-            metrics=metrics,
-        )
-        self._redis = redis
-        self._scripts = {name: redis.register_script(src) for name, src in SCRIPTS.items()}
-        # Created on first use: a lock belongs to the running event loop.
-        self._lock: asyncio.Lock | None = None
-        self._owns_client = False
+    def _new_lock(self) -> None:
+        # Created on first use (_get_lock): a lock belongs to the running event loop.
+        return None
 
     @classmethod
     def from_url(cls, url: str, quota: AdaptivePanicQuota | None = None, **options: Any) -> Self:
@@ -79,16 +42,6 @@ class AsyncVIXCircuitBreaker:
         breaker = cls(connect_async(url), quota, **options)
         breaker._owns_client = True
         return breaker
-
-    @property
-    def key_prefix(self) -> str:
-        """The prefix of every key this breaker uses."""
-        return self._core.keys.prefix
-
-    @property
-    def quota(self) -> AdaptivePanicQuota:
-        """The policy the breaker asks."""
-        return self._core.quota
 
     async def get_ttl(self, normal_ttl: float, context: Context = None) -> Decision:
         """Return the policy's decision for now (see :meth:`VIXCircuitBreaker.get_ttl`).
@@ -170,10 +123,6 @@ class AsyncVIXCircuitBreaker:
         async with self._get_lock():
             await self._attempt(core.refresh_flow(local), local)
 
-    def add_listener(self, callback: Callable[[TierTransition], object]) -> None:
-        """Call *callback* with each delivered transition, awaiting what it returns if awaitable."""
-        self._core.listeners.append(callback)
-
     async def close(self) -> None:
         """Drop the listeners; close the client if :meth:`from_url` made it."""
         self._core.listeners.clear()
@@ -186,17 +135,11 @@ class AsyncVIXCircuitBreaker:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    def __repr__(self) -> str:
-        core = self._core
-        return (
-            f"{type(self).__name__}(key_prefix={core.keys.prefix!r}, "
-            f"time_source={core.time_source.value!r}, max_staleness={core.max_staleness!r})"
-        )
-
     def _get_lock(self) -> asyncio.Lock:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        return self._lock
+        lock: asyncio.Lock | None = self._lock
+        if lock is None:
+            lock = self._lock = asyncio.Lock()
+        return lock
 
     # -- running flows: the one place where Redis errors are caught ----------
 
@@ -222,11 +165,7 @@ class AsyncVIXCircuitBreaker:
                     reply = await self._scripts[name](keys=keys, args=args)
                 except STORE_ERRORS as error:
                     flow.close()
-                    core.store_failed(local, name, error)
-                    raise StoreUnavailableError(
-                        f"could not {op or name} the breaker {core.keys.prefix!r}: "
-                        f"Redis is unreachable ({type(error).__name__}: {error})"
-                    ) from error
+                    raise self._unavailable(op, name, error, local) from error
                 if metrics is not None:
                     metrics.store_latency(name, time.perf_counter() - started)
                 call = flow.send(reply)

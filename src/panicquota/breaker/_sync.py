@@ -4,39 +4,23 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self
 
-from redis.exceptions import RedisError
-
 from panicquota._validate import require_number
-from panicquota.breaker import _scripts
-from panicquota.breaker._core import BreakerCore, Flow, Listener, logger
-from panicquota.breaker._types import StoreUnavailableError, TierTransition, TimeSource
-from panicquota.clock import Clock
+from panicquota.breaker._base import STORE_ERRORS, BreakerBase
+from panicquota.breaker._core import Flow, logger
+from panicquota.breaker._types import StoreUnavailableError, TierTransition
 from panicquota.decision import Decision
 from panicquota.policy import AdaptivePanicQuota
 from panicquota.stakes import Context
 
 if TYPE_CHECKING:
-    from panicquota.breaker._metrics import BreakerMetrics
+    pass
 
 __all__ = ["VIXCircuitBreaker"]
 
-#: What a store call may raise: redis-py wraps socket errors, but a client
-#: built on another transport may not.
-STORE_ERRORS = (RedisError, OSError)
 
-SCRIPTS = {
-    "read": _scripts.READ,
-    "trip": _scripts.TRIP,
-    "reset": _scripts.RESET,
-    "repair": _scripts.REPAIR,
-    "dedup": _scripts.DEDUP,
-}
-
-
-class VIXCircuitBreaker:
+class VIXCircuitBreaker(BreakerBase):
     """Decide cache TTLs from a panic whose start every worker reads from Redis.
 
     The panic start lives at ``<key_prefix>:start_ts`` (epoch seconds); every
@@ -100,43 +84,8 @@ class VIXCircuitBreaker:
         ConfigError: *reset_level* not below *trip_level*.
     """
 
-    def __init__(
-        self,
-        redis: Any,
-        quota: AdaptivePanicQuota | None = None,
-        *,
-        key_prefix: str = "vix:panic",
-        clock: Clock | None = None,
-        time_source: TimeSource | str = TimeSource.LOCAL,
-        max_staleness: float = 1.0,
-        trip_level: float = 30.0,
-        reset_level: float = 20.0,
-        calm_seconds: float = 60.0,
-        grace_seconds: float = 300.0,
-        fail_safe_ttl: float | None = None,
-        max_clock_skew: float = 60.0,
-        on_transition: Listener | None = None,
-        metrics: BreakerMetrics | None = None,
-    ) -> None:
-        self._core = BreakerCore(
-            quota,
-            key_prefix=key_prefix,
-            clock=clock,
-            time_source=time_source,
-            max_staleness=max_staleness,
-            trip_level=trip_level,
-            reset_level=reset_level,
-            calm_seconds=calm_seconds,
-            grace_seconds=grace_seconds,
-            fail_safe_ttl=fail_safe_ttl,
-            max_clock_skew=max_clock_skew,
-            on_transition=on_transition,
-            metrics=metrics,
-        )
-        self._redis = redis
-        self._scripts = {name: redis.register_script(src) for name, src in SCRIPTS.items()}
-        self._lock = threading.Lock()
-        self._owns_client = False
+    def _new_lock(self) -> threading.Lock:
+        return threading.Lock()
 
     @classmethod
     def from_url(cls, url: str, quota: AdaptivePanicQuota | None = None, **options: Any) -> Self:
@@ -146,16 +95,6 @@ class VIXCircuitBreaker:
         breaker = cls(connect(url), quota, **options)
         breaker._owns_client = True
         return breaker
-
-    @property
-    def key_prefix(self) -> str:
-        """The prefix of every key this breaker uses."""
-        return self._core.keys.prefix
-
-    @property
-    def quota(self) -> AdaptivePanicQuota:
-        """The policy the breaker asks."""
-        return self._core.quota
 
     def get_ttl(self, normal_ttl: float, context: Context = None) -> Decision:
         """Return the policy's decision for now: ``(ttl, mode, meta)``.
@@ -257,14 +196,6 @@ class VIXCircuitBreaker:
         with self._lock:
             self._attempt(core.refresh_flow(local), local)
 
-    def add_listener(self, callback: Callable[[TierTransition], object]) -> None:
-        """Call *callback* with each :class:`TierTransition` this worker is elected to deliver.
-
-        Each transition is delivered by exactly one worker across all that
-        share the prefix; a listener that raises is logged and skipped.
-        """
-        self._core.listeners.append(callback)
-
     def close(self) -> None:
         """Drop the listeners; close the client if :meth:`from_url` made it."""
         self._core.listeners.clear()
@@ -276,13 +207,6 @@ class VIXCircuitBreaker:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        core = self._core
-        return (
-            f"{type(self).__name__}(key_prefix={core.keys.prefix!r}, "
-            f"time_source={core.time_source.value!r}, max_staleness={core.max_staleness!r})"
-        )
 
     # -- running flows: the one place where Redis errors are caught ----------
 
@@ -306,11 +230,7 @@ class VIXCircuitBreaker:
                     reply = self._scripts[name](keys=keys, args=args)
                 except STORE_ERRORS as error:
                     flow.close()
-                    core.store_failed(local, name, error)
-                    raise StoreUnavailableError(
-                        f"could not {op or name} the breaker {core.keys.prefix!r}: "
-                        f"Redis is unreachable ({type(error).__name__}: {error})"
-                    ) from error
+                    raise self._unavailable(op, name, error, local) from error
                 if metrics is not None:
                     metrics.store_latency(name, time.perf_counter() - started)
                 call = flow.send(reply)
