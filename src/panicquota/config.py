@@ -18,12 +18,11 @@ In a standalone file the same tables stand at the top level (or under
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from os import PathLike
-from pathlib import Path
 from typing import Any
 
+from panicquota._toml import read_toml
 from panicquota.errors import ConfigError, PanicquotaError
 from panicquota.stakes import DEFAULT_RULES, Stakes
 from panicquota.tiers import DEFAULT_TTLS
@@ -40,15 +39,7 @@ def load_policy_config(path: str | PathLike[str]) -> dict[str, Any]:
         ConfigError: the file is missing, not TOML, or has an invalid key; the
             message names the file and the key.
     """
-    file = Path(path)
-    try:
-        document = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: no such configuration file") from None
-    except OSError as error:
-        raise ConfigError(f"{file}: cannot read it: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{file}: not valid TOML: {error}") from None
+    file, document = read_toml(path, ConfigError, "configuration")
     tool = document.get("tool")
     if isinstance(tool, Mapping) and "panicquota" in tool:
         section, where = tool["panicquota"], "tool.panicquota"

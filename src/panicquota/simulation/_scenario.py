@@ -33,13 +33,12 @@ from __future__ import annotations
 
 import math
 import random
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from os import PathLike
-from pathlib import Path
 from typing import Any, Final
 
+from panicquota._toml import read_toml
 from panicquota.config import policy_config_from_mapping
 from panicquota.errors import ConfigError
 from panicquota.stakes import CONTEXT_FIELDS, Context
@@ -218,15 +217,7 @@ def load_scenario(path: str | PathLike[str]) -> Scenario:
         ScenarioError: the file is missing or not TOML, or a key is invalid;
             the message names the file, the key and what is accepted.
     """
-    file = Path(path)
-    try:
-        document = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(f"{file}: no such scenario file") from None
-    except OSError as error:
-        raise ScenarioError(f"{file}: cannot read it: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(f"{file}: not valid TOML: {error}") from None
+    file, document = read_toml(path, ScenarioError, "scenario")
     return scenario_from_mapping(document, source=str(file), default_name=file.stem)
 
 
