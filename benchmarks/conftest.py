@@ -68,7 +68,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("ratios to the control measured in this run (median)")
     for name, ratio, budget, ok in rows:
         verdict = "ok" if ok else "OVER BUDGET"
-        terminalreporter.write_line(f"{name:<60} {ratio:8.2f}x  (budget {budget:g}x)  {verdict}")
+        terminalreporter.write_line(f"{name:<60} {ratio:8.3g}x  (budget {budget:.3g}x)  {verdict}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

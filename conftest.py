@@ -1,4 +1,4 @@
-"""Fixtures shared by every test folder: the shared real Redis."""
+"""Fixtures shared by the tests and the benchmarks: the shared real Redis."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 REAL_REDIS_URL = os.environ.get("PANICQUOTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-@pytest.fixture
-def real_redis() -> Iterator[Any]:
-    """Return a client of the shared real Redis: a dead server fails under CI, else skips."""
+@pytest.fixture(scope="session")
+def real_redis_url() -> str:
+    """Return the URL of the shared real Redis: a dead server fails under CI, else skips."""
     from redis.exceptions import RedisError
 
     from panicquota.breaker import connect
@@ -24,10 +24,20 @@ def real_redis() -> Iterator[Any]:
     try:
         client.ping()
     except RedisError as error:
-        client.close()
         message = f"the real Redis at {REAL_REDIS_URL} is unreachable: {error}"
         if os.environ.get("CI"):
             pytest.fail(f"{message} (CI is set: the real-Redis tests must not skip)")
         pytest.skip(message)
+    finally:
+        client.close()
+    return REAL_REDIS_URL
+
+
+@pytest.fixture
+def real_redis(real_redis_url: str) -> Iterator[Any]:
+    """Return a client of the shared real Redis (never flushed: delete only your keys)."""
+    from panicquota.breaker import connect
+
+    client = connect(real_redis_url)
     yield client
     client.close()
