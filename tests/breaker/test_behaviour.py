@@ -304,6 +304,30 @@ def test_transitions_are_delivered_once_across_workers(make_breaker: Factory) ->
     assert ended.duration_minutes == 36.0
 
 
+def test_a_worker_that_skipped_tiers_delivers_each_step(make_breaker: Factory) -> None:
+    """An idle worker noticing 1 -> 3 and a busy one that saw tier 2 deliver n-1 -> n once each."""
+    delivered: list[TierTransition] = []
+    busy, idle = make_breaker(), make_breaker()
+    for worker in (busy, idle):
+        worker.add_listener(delivered.append)
+    busy.trip()
+    idle.get_ttl(60)  # tier 1 everywhere
+    make_breaker.clock.advance(minutes=20)
+    busy.get_ttl(60)  # low stakes: tier 2
+    make_breaker.clock.advance(minutes=39)
+    idle.get_ttl(60)  # low stakes: tier 3, medium stakes: tier 2, both noticed at 59 min
+    busy.get_ttl(60)
+    steps = sorted((t.stakes.value, t.from_tier, t.to_tier) for t in delivered)
+    assert steps == [
+        ("high_stakes", 0, 1),
+        ("low_stakes", 0, 1),
+        ("low_stakes", 1, 2),
+        ("low_stakes", 2, 3),
+        ("medium_stakes", 0, 1),
+        ("medium_stakes", 1, 2),
+    ]
+
+
 def test_failing_listener_does_not_break_decisions(
     make_breaker: Factory, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import shutil
 import socket
@@ -15,6 +16,7 @@ from typing import Any
 import fakeredis
 import pytest
 from prometheus_client import CollectorRegistry
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from panicquota import PanicMode
@@ -144,7 +146,7 @@ def test_kill_restart_and_corrupt(
             clock.advance(seconds=0.5)  # past several backoff intervals
             ttl, mode, meta = breaker.get_ttl(60, LIGUE_1)
             assert (ttl, meta["tier"], meta["source"]) == (5, 2, StateSource.STALE)
-    assert caplog.text.count("Redis unreachable") == 1
+    assert caplog.text.count("Redis is unreachable") == 1
     assert breaker.panic_duration_minutes() == pytest.approx(35 + 20 / 60)
     breaker.observe(50.0)  # a reading during the outage is dropped, not raised
 
@@ -211,6 +213,70 @@ def test_backoff_skips_redis_until_the_next_retry() -> None:
     assert breaker.get_ttl(60)[2]["source"] == StateSource.FRESH
     assert registry.get_sample_value("panicquota_store_up") == 1.0
     client.close()
+
+
+def test_backoff_counts_from_when_a_slow_failure_gave_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client that takes longer than the backoff to fail blocks one call per interval."""
+    client = fakeredis.FakeRedis()
+    clock = ManualClock(T0)
+    breaker = VIXCircuitBreaker(client, clock=clock, max_staleness=0)
+    breaker.trip()
+    attempts: list[float] = []
+
+    def slow_failure(**kwargs: Any) -> Any:
+        attempts.append(clock())
+        clock.advance(seconds=3.5)  # redis-py's default retries take about this long
+        raise RedisConnectionError("Timeout connecting to server")
+
+    breaker._scripts["read"] = slow_failure
+    with caplog.at_level(logging.WARNING, logger="panicquota.breaker"):
+        for _ in range(100):
+            clock.advance(seconds=0.01)
+            ttl, _, meta = breaker.get_ttl(60)
+            assert (ttl, meta["tier"], meta["source"]) == (0, 1, StateSource.STALE)
+    # Each failure takes 3.5 s; the calls after it serve the known state for
+    # the backoff (0.25 s, then 0.5 s) counted from when the failure returned.
+    # Counted from when the call began, every one of the 100 calls would block.
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    assert gaps == pytest.approx([3.5 + 0.25, 3.5 + 0.5], abs=0.011)
+    assert caplog.text.count("Redis is unreachable") == 1
+    client.close()
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_a_refusing_server_is_a_configuration_error_not_an_outage(
+    flavour: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Foreign data under the prefix: get_ttl still answers, the log and trip() say what to fix."""
+    prefix = "shared"
+    runner = asyncio.Runner()
+    if flavour == "sync":
+        client = fakeredis.FakeRedis()
+        client.rpush(f"{prefix}:start_ts", "somebody else's list")
+        breaker: Any = VIXCircuitBreaker(client, key_prefix=prefix)
+    else:
+        aclient = fakeredis.FakeAsyncRedis()
+        runner.run(aclient.rpush(f"{prefix}:start_ts", "somebody else's list"))
+        breaker = AsyncView(AsyncVIXCircuitBreaker(aclient, key_prefix=prefix), runner)
+    with runner, caplog.at_level(logging.WARNING, logger="panicquota.breaker"):
+        ttl, mode, meta = breaker.get_ttl(60, LIGUE_1)
+        assert (ttl, mode, meta["source"]) == (60, PanicMode.NORMAL, StateSource.FAIL_SAFE)
+        [record] = caplog.records
+        assert record.levelno == logging.ERROR
+        assert record.getMessage().startswith(
+            "breaker 'shared': Redis refused the breaker's script (ResponseError: WRONGTYPE"
+        )
+        with pytest.raises(StoreUnavailableError) as raised:
+            breaker.trip()
+    assert str(raised.value) == (
+        "could not trip the breaker 'shared': Redis refused the breaker's script "
+        "(ResponseError: WRONGTYPE Operation against a key holding the wrong kind of value); "
+        "check that the server runs Lua scripts (EVALSHA), that on Redis Cluster the key "
+        "prefix has a hash tag such as '{vix:panic}', and that no other data uses keys "
+        "under the prefix"
+    )
 
 
 def test_slow_redis_blocks_only_the_reading_thread() -> None:

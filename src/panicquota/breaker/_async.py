@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from panicquota._validate import require_number
 from panicquota.breaker._base import STORE_ERRORS, BreakerBase
@@ -14,9 +14,6 @@ from panicquota.breaker._types import StoreUnavailableError, TierTransition
 from panicquota.decision import Decision
 from panicquota.policy import AdaptivePanicQuota
 from panicquota.stakes import Context
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["AsyncVIXCircuitBreaker"]
 

@@ -103,10 +103,9 @@ class BreakerBase:
     ) -> StoreUnavailableError:
         """Record a store call that failed at local time *local*; return the error to raise."""
         core = self._core
-        core.store_failed(local, script, error)
+        problem = core.store_failed(local, script, error)
         return StoreUnavailableError(
-            f"could not {op or script} the breaker {core.keys.prefix!r}: "
-            f"Redis is unreachable ({type(error).__name__}: {error})"
+            f"could not {op or script} the breaker {core.keys.prefix!r}: {problem}"
         )
 
     def __repr__(self) -> str:

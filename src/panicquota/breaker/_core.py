@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from redis.exceptions import ResponseError
+
 from panicquota._validate import require_number
 from panicquota.breaker._scripts import Keys
 from panicquota.breaker._types import StateSource, TierTransition, TimeSource
@@ -59,6 +61,33 @@ def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
+
+
+def _steps(stakes: Stakes, before: int, after: int) -> list[tuple[Stakes, int, int]]:
+    """Split a change of tier into the transitions it stands for.
+
+    A rise is split into one step per tier, so that every worker names a
+    transition alike (``n-1 -> n``) whichever tiers it happened to observe,
+    and the one elected to deliver it reports what every other worker would.
+    A fall happens only when the panic ends: one step to tier 0.
+    """
+    if after < before:
+        return [(stakes, before, after)]
+    return [(stakes, tier - 1, tier) for tier in range(before + 1, after + 1)]
+
+
+def describe_store_error(error: BaseException) -> str:
+    """Say what a failed store call means: Redis unreachable, or refusing the scripts."""
+    if isinstance(error, ResponseError):
+        # The server answered: retrying will not help until someone changes
+        # the configuration, so say which configuration.
+        return (
+            f"Redis refused the breaker's script ({type(error).__name__}: {error}); "
+            "check that the server runs Lua scripts (EVALSHA), that on Redis Cluster the "
+            "key prefix has a hash tag such as '{vix:panic}', and that no other data "
+            "uses keys under the prefix"
+        )
+    return f"Redis is unreachable ({type(error).__name__}: {error})"
 
 
 def encode_ts(epoch_seconds: float) -> str:
@@ -241,33 +270,41 @@ class BreakerCore:
         """Return whether Redis is considered down and must not be called yet."""
         return local < self.retry_at
 
-    def store_failed(self, local: float, script: str, error: BaseException) -> None:
-        """Record a failed Redis call: log once per outage and back off."""
+    def store_failed(self, local: float, script: str, error: BaseException) -> str:
+        """Record a Redis call started at local time *local* that failed: log once, back off.
+
+        Returns what went wrong, in words, for the error an operator command raises.
+        """
         if self.metrics is not None:
             self.metrics.store_error(script, error)
+        problem = describe_store_error(error)
         if self.outage_since is None:
             self.outage_since = local
             self.backoff = BACKOFF_FIRST
-            logger.warning(
-                "Redis unreachable for breaker %r (%s: %s): serving the last known state "
-                "and retrying every %g s at most",
+            # A refusal needs someone to fix the configuration: an error, not a warning.
+            logger.log(
+                logging.ERROR if isinstance(error, ResponseError) else logging.WARNING,
+                "breaker %r: %s; serving the last known state and retrying every %g s at most",
                 self.keys.prefix,
-                type(error).__name__,
-                error,
+                problem,
                 BACKOFF_MAX,
             )
         else:
             self.backoff = min(self.backoff * 2, BACKOFF_MAX)
-            logger.debug("Redis still unreachable for breaker %r: %r", self.keys.prefix, error)
-        self.retry_at = local + self.backoff
+            logger.debug("breaker %r: still failing: %s", self.keys.prefix, problem)
+        # Counted from when the call gave up, not from when it began: a client
+        # that takes longer than the backoff to fail (redis-py's default retries
+        # do) must not make every call block on the outage.
+        self.retry_at = self.clock() + self.backoff
         if self.metrics is not None:
             self.metrics.store_up(up=False)
+        return problem
 
     def store_succeeded(self, local: float) -> None:
         """Record a successful Redis round: end the outage, if any."""
         if self.outage_since is not None:
             logger.warning(
-                "Redis reachable again for breaker %r after %.1f s",
+                "breaker %r: Redis answers again, after %.1f s",
                 self.keys.prefix,
                 max(local - self.outage_since, 0.0),
             )
@@ -438,7 +475,12 @@ class BreakerCore:
             # How long the ended panic had lasted.
             minutes = 0.0 if owner is None else max((now - float(owner[0])) / 60.0, 0.0)
             tiers = dict.fromkeys(self.tiers, 0)
-        changes = [(s, self.tiers[s], tier) for s, tier in tiers.items() if self.tiers[s] != tier]
+        changes = [
+            change
+            for s, tier in tiers.items()
+            if self.tiers[s] != tier
+            for change in _steps(s, self.tiers[s], tier)
+        ]
         self.tiers = tiers
         self.tier_owner = owner
         if not changes or owner is None:

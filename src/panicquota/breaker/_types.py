@@ -44,6 +44,11 @@ class TimeSource(StrEnum):
 class TierTransition:
     """A change of panic tier for one stakes level, delivered once across all workers.
 
+    A rise is always one tier (``to_tier == from_tier + 1``): a worker that
+    notices a jump, because it was idle or a resumed panic is already long,
+    delivers each tier crossed as its own transition. A fall is the end of
+    the panic, to tier 0 from the tier the delivering worker last saw.
+
     Attributes:
         from_tier: the tier before (0 = no panic).
         to_tier: the tier after.
