@@ -86,6 +86,11 @@ import pytest
 
 OUTSIDE = {outside!r}
 
+@pytest.fixture(autouse=True)
+def record_prefix(panic_key_prefix):
+    with open("prefixes.txt", "a") as prefixes:
+        prefixes.write(panic_key_prefix + "\\n")
+
 def test_writes_keys_directly(panic_redis, panic_key_prefix):
     panic_redis.set(f"{{panic_key_prefix}}:plain", 1)
     panic_redis.hset("panicquota-plugin-test-unprefixed:{token}", "a", 1)
@@ -137,7 +142,12 @@ def test_real_redis_keeps_existing_keys(
     mine = {k: v for k, v in after.items() if k.decode().startswith(outside_prefix)}
     assert mine == {k: v for k, v in before.items() if k.decode().startswith(outside_prefix)}
     assert real_redis.pttl(f"{outside_prefix}:expiring") > 5_000_000
-    assert not [k for k in after if token.encode() in k or b"panicquota-test:" in k]
+    # Only this run's own prefixes: other runs may share the server meanwhile.
+    prefixes = (pytester.path / "prefixes.txt").read_text().split()
+    assert len(set(prefixes)) == 5
+    assert all(prefix.startswith("panicquota-test:main:") for prefix in prefixes)
+    left = [k for k in after if token.encode() in k or k.decode().startswith(tuple(prefixes))]
+    assert not left
 
 
 def test_real_redis_from_the_environment(
