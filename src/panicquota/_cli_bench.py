@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,18 +55,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--stat", choices=STATS, default="median", help="the statistic compared (default: median)"
     )
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="do not fail when a benchmark of OLD is missing from NEW (removed on purpose)",
+    )
     parser.set_defaults(func=_bench_compare)
 
 
 def _fraction(text: str) -> float:
-    raw = text.strip().removesuffix("%")
+    # The sign is required: a bare 0.1 could mean 10% or 0.1%, and a budget
+    # read the wrong way lets regressions through or flags noise.
+    stripped = text.strip()
     try:
-        value = float(raw) / 100
+        if not stripped.endswith("%"):
+            raise ValueError(stripped)
+        value = float(stripped[:-1]) / 100
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"must be a percentage such as 10%, got {text!r}"
+            f"must be a percentage with its sign, such as 10%, got {text!r}"
         ) from None
-    if not 0 <= value < float("inf"):
+    if not 0 <= value < math.inf:
         raise argparse.ArgumentTypeError(f"must be a percentage >= 0, got {text!r}")
     return value
 
@@ -74,11 +84,12 @@ def load_run(path: str | Path, stat: str = "median") -> dict[str, float]:
     """Return ``{fullname: statistic}`` of a pytest-benchmark JSON file.
 
     Raises:
-        ConfigError: the file is unreadable or not pytest-benchmark JSON.
+        ConfigError: the file is unreadable, not pytest-benchmark JSON, names a
+            benchmark twice or holds a time that is not a positive number.
     """
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return {b["fullname"]: float(b["stats"][stat]) for b in data["benchmarks"]}
+        pairs = [(b["fullname"], float(b["stats"][stat])) for b in data["benchmarks"]]
     except OSError as error:
         raise ConfigError(f"cannot read {str(path)!r}: {error.strerror}") from None
     except (ValueError, KeyError, TypeError) as error:
@@ -86,13 +97,34 @@ def load_run(path: str | Path, stat: str = "median") -> dict[str, float]:
             f"{str(path)!r} is not pytest-benchmark JSON (pytest --benchmark-json=PATH): "
             f"{type(error).__name__}: {error}"
         ) from None
+    run: dict[str, float] = {}
+    for name, value in pairs:
+        if name in run:
+            raise ConfigError(
+                f"{str(path)!r} holds the benchmark {name!r} twice: compare one run per file"
+            )
+        if not 0 < value < math.inf:
+            raise ConfigError(
+                f"{str(path)!r}: the {stat} of {name!r} is {value!r}, "
+                "not a positive time: a ratio cannot be taken"
+            )
+        run[name] = value
+    return run
+
+
+def _path_tail(name: str) -> str:
+    """Return a benchmark's name without its directories (runs may start elsewhere)."""
+    path, _, test = name.partition("::")
+    return f"{path.rsplit('/', 1)[-1]}::{test}"
 
 
 def _find_control(run: Mapping[str, float], control: str, path: str) -> str:
     matches = [
         name
         for name in run
-        if name == control or name.endswith(f"/{control}") or name.split("::")[-1] == control
+        if name == control
+        or _path_tail(name) == _path_tail(control)
+        or name.split("::")[-1] == control
     ]
     if len(matches) != 1:
         found = "no benchmark" if not matches else f"{len(matches)} benchmarks ({matches!r})"
@@ -141,6 +173,11 @@ def _bench_compare(args: argparse.Namespace) -> int:
     old_control = _find_control(old, args.control, args.old)
     new_control = _find_control(new, args.control, args.new)
     rows = compare(old, new, old_control, new_control)
+    if not any(row.change is not None for row in rows):
+        raise InvalidArgumentError(
+            f"{args.old!r} and {args.new!r} have no benchmark in common besides the control: "
+            "nothing to compare"
+        )
     limit = args.max_regression
     table = Table(
         title=(
@@ -173,16 +210,28 @@ def _bench_compare(args: argparse.Namespace) -> int:
         # CI logs have no width: keep whole benchmark names on one line.
         console.width = max(console.width, max((len(r.name) for r in rows), default=0) + 56)
     console.print(table)
+    budget = f"{limit * 100:g}%"
+    gone = [row.name for row in rows if row.new_ratio is None]
+    failed = False
+    if gone and not args.allow_missing:
+        # A renamed or deleted benchmark would otherwise hide a regression.
+        console.print(
+            f"[bold red]{len(gone)} benchmark(s) of OLD missing from NEW[/]: "
+            f"{escape(', '.join(gone))} (pass --allow-missing if removed on purpose)",
+            soft_wrap=True,
+        )
+        failed = True
     if regressions:
         worst = max(regressions, key=lambda r: r.change or 0.0)
         console.print(
-            f"[bold red]{len(regressions)} regression(s)[/] beyond {limit:.0%}: worst "
+            f"[bold red]{len(regressions)} regression(s)[/] beyond {budget}: worst "
             f"{escape(worst.name)} at {worst.change:+.1%} relative to the control",
             soft_wrap=True,
         )
         return 1
-    console.print(f"no regression beyond {limit:.0%} relative to the control", soft_wrap=True)
-    return 0
+    if not failed:
+        console.print(f"no regression beyond {budget} relative to the control", soft_wrap=True)
+    return 1 if failed else 0
 
 
 def _ratio(value: Any) -> str:

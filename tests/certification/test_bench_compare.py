@@ -6,8 +6,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ def test_empty_call(benchmark):
     benchmark(empty_call, 60, 35.0, {"league": "Ligue 1"})
 
 
-@pytest.mark.parametrize("league", ["Ligue 1"], ids=["ligue-1"])
+@pytest.mark.parametrize("league", ["Ligue 1", "UCL"], ids=["ligue-1", "ucl"])
 def test_decide(benchmark, league):
     benchmark(decide, 60, 35.0, {"league": league})
 """
@@ -115,10 +116,7 @@ def test_a_planted_slowdown_is_a_regression(runs: Path, capsys: pytest.CaptureFi
     code, out, _ = _compare(runs, capsys, "old.json", "slow.json", "--max-regression", "10%")
     assert code == 1
     assert "REGRESSION" in out
-    assert (
-        "1 regression(s) beyond 10%: worst "
-        "benchmarks/test_policy_speed.py::test_decide[ligue-1] at +" in out
-    )
+    assert "2 regression(s) beyond 10%: worst benchmarks/test_policy_speed.py::test_decide[" in out
 
 
 def test_the_budget_is_respected(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -182,5 +180,115 @@ def test_a_bad_budget_is_a_usage_error(runs: Path, capsys: pytest.CaptureFixture
         main(["bench-compare", "a.json", "b.json", "--max-regression", "ten"])
     assert raised.value.code == 2
     assert (
-        "--max-regression: must be a percentage such as 10%, got 'ten'" in capsys.readouterr().err
+        "--max-regression: must be a percentage with its sign, such as 10%, got 'ten'"
+        in capsys.readouterr().err
     )
+
+
+def test_a_budget_without_its_sign_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """0.1 could mean 10% or 0.1%: the sign is required rather than guessed."""
+    with pytest.raises(SystemExit):
+        main(["bench-compare", "a.json", "b.json", "--max-regression", "0.1"])
+    assert "must be a percentage with its sign, such as 10%, got '0.1'" in (capsys.readouterr().err)
+
+
+def test_a_fractional_budget_is_printed_as_given(
+    runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A budget of 0.5% is reported as 0.5%, not rounded to 0%."""
+    code, out, _ = _compare(runs, capsys, "old.json", "old.json", "--max-regression", "0.5%")
+    assert (code, "no regression beyond 0.5% relative to the control" in out) == (0, True)
+
+
+def _edited(runs: Path, tmp_path: Path, edit: Callable[[list[dict[str, Any]]], object]) -> str:
+    data = json.loads((runs / "old.json").read_text())
+    edit(data["benchmarks"])
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def _named(benchmarks: list[dict[str, Any]], test: str) -> dict[str, Any]:
+    return next(b for b in benchmarks if b["name"] == test)
+
+
+def test_a_benchmark_missing_from_the_new_run_fails_unless_allowed(
+    runs: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A renamed benchmark must not hide its regression: missing ones fail, unless allowed."""
+
+    def rename(benchmarks: list[dict[str, Any]]) -> None:
+        renamed = _named(benchmarks, "test_decide[ligue-1]")
+        renamed["fullname"] = renamed["fullname"].replace("ligue-1", "renamed")
+        renamed["stats"]["median"] *= 10
+
+    edited = _edited(runs, tmp_path, rename)
+    old = str(runs / "old.json")
+    assert main(["bench-compare", old, edited]) == 1
+    out = capsys.readouterr().out
+    assert "1 benchmark(s) of OLD missing from NEW: " in out
+    assert "test_decide[ligue-1] (pass --allow-missing if removed on purpose)" in out
+    assert main(["bench-compare", old, edited, "--allow-missing"]) == 0
+    assert "no regression beyond 10% relative to the control" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(0.0, "0.0"), (float("nan"), "nan"), (-1e-6, "-1e-06")]
+)
+def test_a_time_that_is_not_positive_is_refused(
+    runs: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, value: float, shown: str
+) -> None:
+    """A zero or NaN median cannot give a ratio: a one-line error, not a crash or a pass."""
+
+    def spoil(benchmarks: list[dict[str, Any]]) -> None:
+        _named(benchmarks, "test_empty_call")["stats"]["median"] = value
+
+    edited = _edited(runs, tmp_path, spoil)
+    assert main(["bench-compare", str(runs / "old.json"), edited]) == 2
+    assert capsys.readouterr().err == (
+        f"panicquota bench-compare: error: {edited!r}: the median of "
+        f"'benchmarks/test_policy_speed.py::test_empty_call' is {shown}, "
+        "not a positive time: a ratio cannot be taken\n"
+    )
+
+
+def test_a_benchmark_named_twice_is_refused(
+    runs: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Two runs merged in one file would make the comparison pick one silently."""
+    edited = _edited(runs, tmp_path, lambda benchmarks: benchmarks.append(benchmarks[0]))
+    assert main(["bench-compare", edited, str(runs / "old.json")]) == 2
+    name = json.loads((runs / "old.json").read_text())["benchmarks"][0]["fullname"]
+    assert capsys.readouterr().err == (
+        f"panicquota bench-compare: error: {edited!r} holds the benchmark {name!r} twice: "
+        "compare one run per file\n"
+    )
+
+
+def test_runs_with_nothing_in_common_are_an_error(
+    runs: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A new run holding only the control compares nothing: an error, not a pass."""
+
+    def keep_control(benchmarks: list[dict[str, Any]]) -> None:
+        benchmarks[:] = [_named(benchmarks, "test_empty_call")]
+
+    edited = _edited(runs, tmp_path, keep_control)
+    assert main(["bench-compare", str(runs / "old.json"), edited, "--allow-missing"]) == 2
+    assert "have no benchmark in common besides the control: nothing to compare" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_run_started_inside_the_benchmarks_folder_finds_the_default_control(
+    runs: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Full names lose their folder when pytest runs from benchmarks/: the control still matches."""
+
+    def drop_folder(benchmarks: list[dict[str, Any]]) -> None:
+        for bench in benchmarks:
+            bench["fullname"] = bench["fullname"].removeprefix("benchmarks/")
+
+    edited = _edited(runs, tmp_path, drop_folder)
+    assert main(["bench-compare", edited, edited]) == 0
+    assert "no regression beyond 10% relative to the control" in capsys.readouterr().out
