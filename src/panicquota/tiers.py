@@ -80,9 +80,16 @@ class Thresholds:
         if isinstance(value, Mapping):
             unknown = sorted(set(value) - {"tier2", "tier3", "tier4"})
             if unknown or len(value) != 3:
+                # The prototype named each threshold after the tier it ends.
+                hint = (
+                    " (each key names the tier that starts there: the prototype's "
+                    "tier1=30 is tier2=30)"
+                    if "tier1" in value
+                    else ""
+                )
                 raise ConfigError(
                     "thresholds need exactly the keys 'tier2', 'tier3', 'tier4', "
-                    f"got {dict(value)!r}"
+                    f"got {dict(value)!r}{hint}"
                 )
             return cls(value["tier2"], value["tier3"], value["tier4"])
         if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 3:

@@ -120,6 +120,12 @@ def test_custom_thresholds_and_ttls() -> None:
             "got {'tier2': 1, 'tier3': 2}",
         ),
         (
+            {"medium": {"tier1": 30, "tier2": 90, "tier3": 180}},
+            "medium_stakes: thresholds need exactly the keys 'tier2', 'tier3', 'tier4', "
+            "got {'tier1': 30, 'tier2': 90, 'tier3': 180} (each key names the tier that "
+            "starts there: the prototype's tier1=30 is tier2=30)",
+        ),
+        (
             {"low": (1, 2)},
             "low_stakes: thresholds must be Thresholds, a (tier2, tier3, tier4) sequence or a "
             "mapping with those keys, got (1, 2)",
