@@ -22,10 +22,11 @@ if TYPE_CHECKING:
         assert_pure,
         assert_workers_agree,
     )
-    from pytest_panicquota._journal import SharedServerError
+    from pytest_panicquota._journal import RestoreError, SharedServerError
     from pytest_panicquota._workers import WorkerContext, WorkerError
 
 __all__ = [
+    "RestoreError",
     "SharedServerError",
     "WorkerContext",
     "WorkerError",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 _HOMES = {
+    "RestoreError": "pytest_panicquota._journal",
     "SharedServerError": "pytest_panicquota._journal",
     "WorkerContext": "pytest_panicquota._workers",
     "WorkerError": "pytest_panicquota._workers",

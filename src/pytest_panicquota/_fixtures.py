@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from pytest_panicquota._journal import KeyJournal, tracking_client
+from pytest_panicquota._journal import KeyJournal, RestoreError, tracking_client
 
 __all__ = ["RedisHandle", "unique_prefix"]
 
@@ -60,18 +61,46 @@ class RedisHandle:
         return f"redis://{host}:{port}/0"
 
     def close(self) -> None:
-        """Undo the test's writes on a real server, stop the TCP server, close the client."""
-        try:
-            if self.tracked:
-                self.journal.restore(self.client)
-                # Keys under the test's own prefix belong to it alone (the
-                # prefix is unique), whoever wrote them: a client the test
-                # made itself, or a worker process.
-                self.journal.delete_prefix(self.client, self.key_prefix)
-        finally:
-            self.client.close()
-            if self._tcp is not None:
-                self._tcp.shutdown()
-                self._tcp.server_close()
-                assert self._thread is not None
-                self._thread.join(5)
+        """Undo the test's writes on a real server, stop the TCP server, close the client.
+
+        Raises:
+            RestoreError: something could not be undone or closed; every other
+                step was still carried out, and the message lists all failures.
+        """
+        problems: list[str] = []
+        if self.tracked:
+            problems += self.journal.restore(self.client)
+            # Keys under the test's own prefix belong to it alone (the prefix is
+            # unique), whoever wrote them: a client the test made, or a worker.
+            problems += _attempt(
+                f"the keys under {self.key_prefix!r}",
+                lambda: self.journal.delete_prefix(self.client, self.key_prefix),
+            )
+        problems += _attempt("closing the client", self.client.close)
+        if self._tcp is not None:
+            problems += _attempt("stopping the fakeredis TCP server", self._stop_tcp)
+        if problems:
+            where = self.real_url or "fakeredis"
+            raise RestoreError(
+                f"panic_redis could not clean up after the test on {where}: "
+                f"{_count(len(problems), 'step')} failed ({'; '.join(problems)}) while every "
+                "other key was restored or deleted; check those keys by hand"
+            )
+
+    def _stop_tcp(self) -> None:
+        self._tcp.shutdown()
+        self._tcp.server_close()
+        assert self._thread is not None
+        self._thread.join(5)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _attempt(what: str, step: Callable[[], object]) -> list[str]:
+    try:
+        step()
+    except Exception as error:  # reported with the others once all steps ran
+        return [f"{what} ({type(error).__name__}: {error})"]
+    return []

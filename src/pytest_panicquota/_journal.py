@@ -14,7 +14,13 @@ from typing import Any
 
 from panicquota.errors import PanicquotaError
 
-__all__ = ["KeyJournal", "SharedServerError", "tracking_client", "tracking_client_class"]
+__all__ = [
+    "KeyJournal",
+    "RestoreError",
+    "SharedServerError",
+    "tracking_client",
+    "tracking_client_class",
+]
 
 #: Scripts may write any key they are given; their key count is their third word.
 _SCRIPT_COMMANDS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
@@ -24,6 +30,10 @@ _PARSERS: dict[str, tuple[Any, Any]] = {}
 
 class SharedServerError(PanicquotaError, RuntimeError):
     """A test asked the shared server for something that would touch other people's keys."""
+
+
+class RestoreError(PanicquotaError, RuntimeError):
+    """The test's writes to a shared server could not all be undone after it."""
 
 
 #: What the journal saved for a key: ``(DUMP payload, PTTL)``, or ``None`` if absent.
@@ -48,16 +58,25 @@ class KeyJournal:
                 dumped = client.dump(key)
                 self.originals[key] = None if dumped is None else (dumped, client.pttl(key))
 
-    def restore(self, client: Any) -> None:
-        """Delete the keys that were absent and put back the ones that existed."""
-        absent = [key for key, original in self.originals.items() if original is None]
-        if absent:
-            client.delete(*absent)
+    def restore(self, client: Any) -> list[str]:
+        """Delete the keys that were absent and put back the ones that existed.
+
+        Returns:
+            What could not be undone, one phrase per key: every key is tried,
+            whatever happened to the others.
+        """
+        problems = []
         for key, original in self.originals.items():
-            if original is not None:
-                payload, pttl = original
-                client.restore(key, max(pttl, 0), payload, replace=True)
+            try:
+                if original is None:
+                    client.delete(key)
+                else:
+                    payload, pttl = original
+                    client.restore(key, max(pttl, 0), payload, replace=True)
+            except Exception as error:  # reported with the others once all were tried
+                problems.append(f"{key!r} ({type(error).__name__}: {error})")
         self.originals.clear()
+        return problems
 
     def delete_prefix(self, client: Any, prefix: str) -> None:
         """Delete every key under *prefix* (``SCAN MATCH`` and ``DEL``, never ``FLUSHDB``)."""

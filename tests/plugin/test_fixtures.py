@@ -185,3 +185,41 @@ def test_under_xdist_on_real_redis(pytester: pytest.Pytester, real_redis: Any) -
     result = pytester.runpytest_subprocess("-n", "2", "--panicquota-redis-url", REAL_URL)
     result.assert_outcomes(passed=8)
     assert list(real_redis.scan_iter(match="panicquota-test:gw*")) == []
+
+
+TEARDOWN_SUITE = """
+OUTSIDE = {outside!r}
+
+def test_one_restore_fails(panic_redis, panic_key_prefix):
+    panic_redis.set(f"{{OUTSIDE}}:broken", "changed")
+    panic_redis.set(f"{{OUTSIDE}}:kept", "changed")
+    panic_redis.set("panicquota-plugin-test-unprefixed:{token}", 1)
+    panic_redis.set(f"{{panic_key_prefix}}:own", 1)
+    with open("prefix.txt", "w") as out:
+        out.write(panic_key_prefix)
+    {corrupt}
+"""
+
+
+def test_real_redis_teardown_goes_on_after_a_failure(
+    pytester: pytest.Pytester, real_redis: Any, outside_prefix: str
+) -> None:
+    """A key that cannot be restored is reported, and every other key is still cleaned up."""
+    token = uuid.uuid4().hex[:12]
+    for name in ("broken", "kept"):
+        real_redis.set(f"{outside_prefix}:{name}", "before")
+    corrupt = f"panic_redis.journal.originals[b'{outside_prefix}:broken'] = (b'not a dump', 0)"
+    pytester.makepyfile(TEARDOWN_SUITE.format(outside=outside_prefix, token=token, corrupt=corrupt))
+    result = pytester.runpytest("--panicquota-redis-url", REAL_URL)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"E   *RestoreError: panic_redis could not clean up after the test on {REAL_URL}: "
+            f"1 step failed (b'{outside_prefix}:broken' (ResponseError: *)) while every "
+            "other key was restored or deleted; check those keys by hand"
+        ]
+    )
+    prefix = (pytester.path / "prefix.txt").read_text()
+    assert real_redis.get(f"{outside_prefix}:kept") == b"before"
+    assert real_redis.exists(f"panicquota-plugin-test-unprefixed:{token}") == 0
+    assert list(real_redis.scan_iter(match=f"{prefix}*")) == []
