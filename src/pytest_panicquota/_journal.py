@@ -91,7 +91,7 @@ def _escape(prefix: str) -> str:
 
 
 def _written_keys(client: Any, args: tuple[Any, ...]) -> list[bytes]:
-    name = str(args[0]).upper() if not isinstance(args[0], bytes) else args[0].decode().upper()
+    name = _text(args[0]).upper()
     if name in _REFUSED:
         raise SharedServerError(
             f"panic_redis refuses {name} on a shared Redis server: it would erase keys this "
@@ -102,10 +102,31 @@ def _written_keys(client: Any, args: tuple[Any, ...]) -> list[bytes]:
         count = int(args[2])
         return [encode(key) for key in args[3 : 3 + count]]
     parser, untracked = _commands_parser(client)
-    info = parser.commands.get(name.split()[0].lower())
-    if info is None or "write" not in info["flags"]:
+    if "write" not in _flags(parser, name.lower().split(), args):
         return []
     return [encode(key) for key in parser.get_keys(untracked, *args) or ()]
+
+
+def _flags(parser: Any, words: list[str], args: tuple[Any, ...]) -> list[str]:
+    info = parser.commands.get(words[0])
+    if info is None:
+        return []
+    subcommands = info.get("subcommands")
+    if not subcommands:
+        return list(info["flags"])
+    # A container command (XGROUP, OBJECT, ...) has no flags of its own: its
+    # subcommand, "XGROUP CREATE" in one word or two, says whether it writes.
+    sub = words[1] if len(words) > 1 else _text(args[1]).lower() if len(args) > 1 else ""
+    for entry in subcommands:
+        if _text(entry[0]) == f"{words[0]}|{sub}":
+            return list(parser.parse_subcommand(entry)["flags"])
+    # Unknown to this server: assume a write, since a missed one leaves a key
+    # behind while a needless DUMP costs only a round trip.
+    return ["write"]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _commands_parser(client: Any) -> tuple[Any, Any]:

@@ -21,6 +21,17 @@ def outside_prefix(real_redis: Any) -> Iterator[str]:
         real_redis.delete(*keys)
 
 
+@pytest.fixture
+def token(real_redis: Any) -> Iterator[str]:
+    """A random name part for unprefixed keys; any key ending in it is deleted afterwards."""
+    token = uuid.uuid4().hex[:12]
+    yield token
+    # A failing run may leave its keys: they are this test's own, so it removes them.
+    keys = list(real_redis.scan_iter(match=f"*:{token}"))
+    if keys:
+        real_redis.delete(*keys)
+
+
 FAKE_SUITE = """
 import pytest
 
@@ -97,6 +108,11 @@ def test_writes_keys_directly(panic_redis, panic_key_prefix):
     pipe = panic_redis.pipeline()
     pipe.set("panicquota-plugin-test-piped:{token}", 1).incr(f"{{panic_key_prefix}}:n")
     pipe.execute()
+    panic_redis.eval("redis.call('SET', KEYS[1], 1)", 1, "panicquota-plugin-test-scripted:{token}")
+    panic_redis.xgroup_create("panicquota-plugin-test-stream:{token}", "g", mkstream=True)
+    panic_redis.execute_command(
+        "XGROUP", "CREATE", "panicquota-plugin-test-stream-2:{token}", "g", "$", "MKSTREAM"
+    )
     import redis
     other = redis.Redis.from_url("{url}")
     other.set(f"{{panic_key_prefix}}:written-by-another-client", 1)
@@ -126,10 +142,9 @@ def test_flush_is_refused(panic_redis):
 
 
 def test_real_redis_keeps_existing_keys(
-    pytester: pytest.Pytester, real_redis: Any, outside_prefix: str
+    pytester: pytest.Pytester, real_redis: Any, outside_prefix: str, token: str
 ) -> None:
     """On a real server, a run's writes are undone and keys that existed survive unchanged."""
-    token = uuid.uuid4().hex[:12]
     real_redis.set(f"{outside_prefix}:kept", "before")
     real_redis.set(f"{outside_prefix}:deleted", "before")
     real_redis.set(f"{outside_prefix}:expiring", "before", px=10_000_000)
@@ -202,10 +217,9 @@ def test_one_restore_fails(panic_redis, panic_key_prefix):
 
 
 def test_real_redis_teardown_goes_on_after_a_failure(
-    pytester: pytest.Pytester, real_redis: Any, outside_prefix: str
+    pytester: pytest.Pytester, real_redis: Any, outside_prefix: str, token: str
 ) -> None:
     """A key that cannot be restored is reported, and every other key is still cleaned up."""
-    token = uuid.uuid4().hex[:12]
     for name in ("broken", "kept"):
         real_redis.set(f"{outside_prefix}:{name}", "before")
     corrupt = f"panic_redis.journal.originals[b'{outside_prefix}:broken'] = (b'not a dump', 0)"
