@@ -2,28 +2,42 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from fractions import Fraction
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from panicquota.simulation._cache import CacheStream, hits_per_fetch
 
-TTLS = st.sampled_from([0, 0.1, 0.3, 0.5, 1, 1.5, 2, 2.5, 3.7, 5, 60])
+TTLS = st.sampled_from([0, 0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 1, 1.1, 1.5, 2, 2.5, 3.7, 5, 60])
 
 
 def brute_force(rate: int, ttls: list[float]) -> tuple[int, int, int, int | None]:
-    """Serve every request one by one: (misses, staleness ticks, max ticks, last fetch)."""
+    """Serve every request one by one on a decimal clock: (misses, stale ticks, max, last fetch).
+
+    Time steps by exactly ``1/rate`` s and a TTL is read as the decimal number
+    it is written as (``0.2`` is two tenths), independently of the rule under test.
+    """
+    step = Fraction(1, rate) if rate else Fraction(0)
+    fetched_at: Fraction | None = None
     fetched: int | None = None
     misses = stale = peak = 0
-    for second, ttl in enumerate(ttls):
-        for tick in range(second * rate, (second + 1) * rate):
-            if fetched is not None and tick - fetched < Fraction(ttl) * rate:
+    now = Fraction(0)
+    tick = 0
+    for ttl in ttls:
+        lifetime = Fraction(Decimal(str(ttl)))
+        for _ in range(rate):
+            if fetched_at is not None and now - fetched_at < lifetime:
+                assert fetched is not None
                 stale += tick - fetched
                 peak = max(peak, tick - fetched)
             else:
                 misses += 1
-                fetched = tick
+                fetched_at, fetched = now, tick
+            now += step
+            tick += 1
     return misses, stale, peak, fetched
 
 
@@ -38,11 +52,31 @@ def test_stream_equals_brute_force(rate: int, ttls: list[float]) -> None:
     assert stream.requests == rate * len(ttls)
 
 
-def test_hits_per_fetch_uses_the_exact_ttl() -> None:
-    """0.3 s at 10 rps keeps 2 hits (ticks 1, 2 < 3): no float round-off to 3."""
-    assert hits_per_fetch(0.3, 10) == 2
-    assert hits_per_fetch(0, 1000) == 0
-    assert hits_per_fetch(5, 1) == 4
+@pytest.mark.parametrize(
+    ("ttl", "rate", "hits"),
+    [
+        pytest.param(0.3, 10, 2, id="0.3s-at-10rps"),
+        pytest.param(0.2, 10, 1, id="0.2s-at-10rps"),
+        pytest.param(0.2, 5, 0, id="0.2s-at-5rps"),
+        pytest.param(0.1, 30, 2, id="0.1s-at-30rps"),
+        pytest.param(0.7, 10, 6, id="0.7s-at-10rps"),
+        pytest.param(1.1, 10, 10, id="1.1s-at-10rps"),
+        pytest.param(0, 1000, 0, id="ttl-0"),
+        pytest.param(5, 1, 4, id="integer-ttl"),
+    ],
+)
+def test_hits_per_fetch_reads_the_ttl_as_written(ttl: float, rate: int, hits: int) -> None:
+    """A TTL is its decimal value: data exactly TTL old is never served (0.2 is not 0.2000..1)."""
+    assert hits_per_fetch(ttl, rate) == hits
+
+
+def test_ttl_of_a_fifth_second_at_10_rps() -> None:
+    """TTL 0.2 at 10 rps fetches every other request: 300 upstream a minute, not 200."""
+    stream = CacheStream(10)
+    for second in range(60):
+        stream.serve_second(second, hits_per_fetch(0.2, 10))
+    assert stream.misses == 300
+    assert stream.max_stale_ticks == 1
 
 
 def test_ttl_zero_sends_everything_upstream() -> None:

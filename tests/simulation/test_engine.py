@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -41,10 +42,15 @@ def without_wall(report: SimulationReport) -> dict[str, Any]:
     return data
 
 
+def decimal(ttl: float) -> Fraction:
+    """Return *ttl* as the decimal number it is written as (0.2 is two tenths)."""
+    return Fraction(Decimal(str(ttl)))
+
+
 def brute_force(report: SimulationReport) -> dict[str, Any]:
     """Serve every request of every worker one by one from the decisions the report recorded."""
     scenario = report.scenario
-    normal = Fraction(scenario.normal_ttl)
+    normal = decimal(scenario.normal_ttl)
     upstream_by_second = [0] * scenario.duration_seconds
     baseline = 0
     stale = Fraction(0)
@@ -55,7 +61,7 @@ def brute_force(report: SimulationReport) -> dict[str, Any]:
         for _worker in range(scenario.workers):
             fetched = base_fetched = None
             for second in range(scenario.duration_seconds):
-                ttl = Fraction(ttls[second])
+                ttl = decimal(ttls[second])
                 base_ttl = Fraction(0) if tiers[second] else normal
                 for tick in range(second * rate, (second + 1) * rate):
                     now = Fraction(tick, rate)
@@ -214,7 +220,7 @@ def test_split_accounting_equals_per_worker_brute_force(fast_scenario: Scenario)
         for worker in range(fast_scenario.workers):
             fetched = None
             for second in range(duration):
-                ttl = Fraction(per_worker_ttls[second][worker][c])
+                ttl = decimal(per_worker_ttls[second][worker][c])
                 for tick in range(second * rate, (second + 1) * rate):
                     if fetched is None or Fraction(tick - fetched, rate) >= ttl:
                         expected += 1
@@ -273,3 +279,19 @@ def test_reduction_without_baseline_traffic(fast_scenario: Scenario) -> None:
         simulate(replace(fast_scenario, duration_seconds=2)), baseline_upstream_requests=0
     )
     assert report.reduction == 0.0
+
+
+def test_a_decimal_normal_ttl_is_read_as_written() -> None:
+    """normal_ttl 0.2 at 10 rps fetches every other request: 300 a minute, as is the baseline."""
+    table = {
+        **FAST,
+        "normal_ttl": 0.2,
+        "rps": 10,
+        "workers": 1,
+        "duration_minutes": 1,
+        "contexts": [{"league": "Ligue 1", "share": 1}],
+        "volatility": {"points": [[0, 10]]},
+    }
+    report = simulate(scenario_from_mapping(table))
+    assert report.upstream_requests == report.baseline_upstream_requests == 300
+    assert report.max_staleness_seconds == pytest.approx(0.1)

@@ -4,7 +4,8 @@ The model: each worker keeps one cache entry per context (an in-process
 cache). A stream of ``n`` requests per second arrives on an even grid: request
 ``k`` (a *tick*) comes at ``k / n`` seconds. A request is served from the cache
 when the entry was fetched ``d`` ticks ago with ``d < ttl * n`` (the TTL in force
-when the request is served, so a panic's TTL 0 bypasses the cache at once);
+when the request is served, so a panic's TTL 0 bypasses the cache at once;
+the TTL read as the decimal number it is written as, see :func:`hits_per_fetch`);
 otherwise it goes upstream and refreshes the entry. The staleness served is
 ``d / n`` seconds (0 for an upstream request).
 
@@ -19,21 +20,31 @@ from __future__ import annotations
 from fractions import Fraction
 from math import ceil
 
-__all__ = ["CacheStream", "hits_per_fetch"]
+__all__ = ["CacheStream", "decimal_fraction", "hits_per_fetch"]
 
 _HITS: dict[tuple[float, int], int] = {}
+
+
+def decimal_fraction(value: float) -> Fraction:
+    """Return *value* as the decimal number it reads as: ``0.2`` is exactly two tenths.
+
+    ``Fraction(0.2)`` is the float's binary value, a hair above 0.2: a cache
+    entry exactly 0.2 s old would still count as fresh.
+    """
+    return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
 
 
 def hits_per_fetch(ttl: float, rate: int) -> int:
     """Return how many requests after a fetch are served from the cache.
 
-    A request ``d`` ticks after the fetch is a hit when ``d < ttl * rate``;
-    computed on the exact rational value of the float *ttl*.
+    A request ``d`` ticks after the fetch is a hit when ``d < ttl * rate``,
+    with *ttl* read as the decimal number it is written as (a TTL of 0.2 s at
+    10 requests/s serves one hit, never data 0.2 s old).
     """
     key = (ttl, rate)
     hits = _HITS.get(key)
     if hits is None:
-        hits = max(ceil(Fraction(ttl) * rate) - 1, 0)
+        hits = max(ceil(decimal_fraction(ttl) * rate) - 1, 0)
         _HITS[key] = hits
     return hits
 
