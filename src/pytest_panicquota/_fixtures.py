@@ -25,7 +25,7 @@ class RedisHandle:
     """
 
     def __init__(self, url: str | None, key_prefix: str) -> None:
-        self.journal = KeyJournal()
+        self.journal = KeyJournal(key_prefix)
         self.key_prefix = key_prefix
         self.real_url = url
         self._tcp: Any = None

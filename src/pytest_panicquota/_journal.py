@@ -1,16 +1,23 @@
 """Which keys a test wrote to a shared Redis, and how to put them back.
 
-Before the first write to a key the journal saves what was there (``DUMP``
-and ``PTTL``, or "absent"); afterwards it deletes keys that were absent and
-restores the others, so keys already on the server end the test as they began.
+Before a process's first write to a key, the state the key had (``DUMP`` and
+``PTTL``, or "absent") is saved on the server itself, in a hash under the
+test's prefix, by a script that saves it only if no process saved it first.
+Every write follows its writer's attempt to save, so the first saved state is
+the key's state before any write, whichever of the test's processes (the test,
+its workers, a worker that crashed) got there first. After the test, keys that
+were absent are deleted and the others restored, so keys already on the server
+end the test as they began. Keys under the test's own unique prefix could not
+exist before: they are not saved, the prefix is deleted as a whole.
+
 Nothing else on the server is touched: no ``FLUSHDB``, no ``KEYS``; the only
 scan is of the test's own unique prefix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from panicquota.errors import PanicquotaError
 
@@ -25,7 +32,19 @@ __all__ = [
 #: Scripts may write any key they are given; their key count is their third word.
 _SCRIPT_COMMANDS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
 _REFUSED = frozenset({"FLUSHALL", "FLUSHDB", "SWAPDB"})
-_PARSERS: dict[str, tuple[Any, Any]] = {}
+
+#: Save KEYS[2]'s state in the hash KEYS[1] unless it is saved already: as
+#: "PTTL:DUMP payload", or "" when the key is absent. Atomic, being a script.
+_SAVE_FIRST_STATE = """
+if redis.call('HEXISTS', KEYS[1], KEYS[2]) == 1 then return 0 end
+local payload = redis.call('DUMP', KEYS[2])
+if payload then
+  redis.call('HSET', KEYS[1], KEYS[2], redis.call('PTTL', KEYS[2]) .. ':' .. payload)
+else
+  redis.call('HSET', KEYS[1], KEYS[2], '')
+end
+return 1
+"""
 
 
 class SharedServerError(PanicquotaError, RuntimeError):
@@ -36,27 +55,29 @@ class RestoreError(PanicquotaError, RuntimeError):
     """The test's writes to a shared server could not all be undone after it."""
 
 
-#: What the journal saved for a key: ``(DUMP payload, PTTL)``, or ``None`` if absent.
-Original = tuple[bytes, int] | None
-
-
 class KeyJournal:
-    """The keys written through tracked clients of one test, with what they held before."""
+    """Where the processes of one test save the first state of each key they write.
 
-    def __init__(self) -> None:
-        self.originals: dict[bytes, Original] = {}
+    Args:
+        prefix: the test's unique key prefix; the saved states live in the
+            hash ``{prefix}:panic-journal``.
+    """
 
-    def merge(self, originals: Mapping[bytes, Original]) -> None:
-        """Add what another process's journal saved; what this one saved first wins."""
-        for key, original in originals.items():
-            self.originals.setdefault(key, original)
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.record_key = f"{prefix}:panic-journal"
+        self._own = f"{prefix}:".encode()
+        #: Keys this process saw already: each is saved once per process.
+        self.seen: set[bytes] = set()
 
     def before_write(self, client: Any, keys: Iterable[bytes]) -> None:
-        """Save what each key not seen yet holds, before it is written."""
+        """Save what each key not seen yet holds, unless another process saved it first."""
         for key in keys:
-            if key not in self.originals:
-                dumped = client.dump(key)
-                self.originals[key] = None if dumped is None else (dumped, client.pttl(key))
+            if key in self.seen:
+                continue
+            if not key.startswith(self._own):
+                _server(client).save_first_state(keys=[self.record_key, key])
+            self.seen.add(key)
 
     def restore(self, client: Any) -> list[str]:
         """Delete the keys that were absent and put back the ones that existed.
@@ -65,17 +86,22 @@ class KeyJournal:
             What could not be undone, one phrase per key: every key is tried,
             whatever happened to the others.
         """
+        untracked = _server(client).untracked
+        try:
+            saved = untracked.hgetall(self.record_key)
+        except Exception as error:  # nothing to restore from: say so with the rest
+            return [f"reading the journal {self.record_key!r} ({type(error).__name__}: {error})"]
         problems = []
-        for key, original in self.originals.items():
+        for key, state in saved.items():
             try:
-                if original is None:
-                    client.delete(key)
+                if state == b"":
+                    untracked.delete(key)
                 else:
-                    payload, pttl = original
-                    client.restore(key, max(pttl, 0), payload, replace=True)
+                    pttl, _, payload = state.partition(b":")
+                    untracked.restore(key, max(int(pttl), 0), payload, replace=True)
             except Exception as error:  # reported with the others once all were tried
                 problems.append(f"{key!r} ({type(error).__name__}: {error})")
-        self.originals.clear()
+        self.seen.clear()
         return problems
 
     def delete_prefix(self, client: Any, prefix: str) -> None:
@@ -101,7 +127,7 @@ def _written_keys(client: Any, args: tuple[Any, ...]) -> list[bytes]:
     if name in _SCRIPT_COMMANDS:
         count = int(args[2])
         return [encode(key) for key in args[3 : 3 + count]]
-    parser, untracked = _commands_parser(client)
+    parser, untracked, _ = _server(client)
     if "write" not in _flags(parser, name.lower().split(), args):
         return []
     return [encode(key) for key in parser.get_keys(untracked, *args) or ()]
@@ -129,19 +155,32 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _commands_parser(client: Any) -> tuple[Any, Any]:
+class _Server(NamedTuple):
+    """What the journal needs of one server, made once per server and process."""
+
+    parser: Any
+    untracked: Any
+    save_first_state: Any
+
+
+_SERVERS: dict[str, _Server] = {}
+
+
+def _server(client: Any) -> _Server:
     import redis
     from redis._parsers.commands import CommandsParser
 
     where = repr(client.connection_pool.connection_kwargs)
-    if where not in _PARSERS:
-        # The parser asks the server (COMMAND, COMMAND GETKEYS) through a plain
-        # client on the same pool: through the tracked one it would recurse.
+    if where not in _SERVERS:
+        # The parser (COMMAND, COMMAND GETKEYS) and the journal's own script go
+        # through a plain client on the same pool: through the tracked one they
+        # would be journaled themselves.
         untracked = redis.Redis(connection_pool=client.connection_pool)
         # COMMAND is answered once per server and process: key positions do
         # not change while a test session runs.
-        _PARSERS[where] = (CommandsParser(untracked), untracked)  # type: ignore[no-untyped-call]
-    return _PARSERS[where]
+        parser = CommandsParser(untracked)  # type: ignore[no-untyped-call]
+        _SERVERS[where] = _Server(parser, untracked, untracked.register_script(_SAVE_FIRST_STATE))
+    return _SERVERS[where]
 
 
 _CLASSES: dict[str, type[Any]] = {}

@@ -231,5 +231,4 @@ def panic_workers(
         clock=panic_clock,
         quota=panic_quota,
         tracked=_panic_redis_handle.tracked,
-        journal=_panic_redis_handle.journal,
     )

@@ -21,17 +21,6 @@ def outside_prefix(real_redis: Any) -> Iterator[str]:
         real_redis.delete(*keys)
 
 
-@pytest.fixture
-def token(real_redis: Any) -> Iterator[str]:
-    """A random name part for unprefixed keys; any key ending in it is deleted afterwards."""
-    token = uuid.uuid4().hex[:12]
-    yield token
-    # A failing run may leave its keys: they are this test's own, so it removes them.
-    keys = list(real_redis.scan_iter(match=f"*:{token}"))
-    if keys:
-        real_redis.delete(*keys)
-
-
 FAKE_SUITE = """
 import pytest
 
@@ -222,7 +211,10 @@ def test_real_redis_teardown_goes_on_after_a_failure(
     """A key that cannot be restored is reported, and every other key is still cleaned up."""
     for name in ("broken", "kept"):
         real_redis.set(f"{outside_prefix}:{name}", "before")
-    corrupt = f"panic_redis.journal.originals[b'{outside_prefix}:broken'] = (b'not a dump', 0)"
+    corrupt = (
+        f"panic_redis.hset(panic_redis.journal.record_key, '{outside_prefix}:broken', "
+        "b'0:not a dump')"
+    )
     pytester.makepyfile(TEARDOWN_SUITE.format(outside=outside_prefix, token=token, corrupt=corrupt))
     result = pytester.runpytest("--panicquota-redis-url", REAL_URL)
     result.assert_outcomes(passed=1, errors=1)
