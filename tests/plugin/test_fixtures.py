@@ -172,6 +172,12 @@ def test_real_redis_from_the_environment(
 XDIST_SUITE = """
 import pytest
 
+@pytest.fixture(autouse=True)
+def record_prefix(panic_key_prefix):
+    # Appends of one short line from both xdist workers do not interleave.
+    with open("prefixes.txt", "a") as prefixes:
+        prefixes.write(panic_key_prefix + "\\n")
+
 @pytest.mark.parametrize("n", range(8))
 def test_isolated(panic_breaker, panic_redis, panic_clock, panic_key_prefix, n):
     assert panic_redis.exists(f"{panic_key_prefix}:start_ts") == 0
@@ -188,7 +194,12 @@ def test_under_xdist_on_real_redis(pytester: pytest.Pytester, real_redis: Any) -
     pytester.makepyfile(XDIST_SUITE)
     result = pytester.runpytest_subprocess("-n", "2", "--panicquota-redis-url", REAL_URL)
     result.assert_outcomes(passed=8)
-    assert list(real_redis.scan_iter(match="panicquota-test:gw*")) == []
+    # Only this run's own prefixes: other runs may share the server meanwhile.
+    prefixes = (pytester.path / "prefixes.txt").read_text().split()
+    assert len(set(prefixes)) == 8
+    assert {prefix.split(":")[1] for prefix in prefixes} == {"gw0", "gw1"}
+    keys = real_redis.scan_iter(match="panicquota-test:gw*", count=1000)
+    assert [key for key in keys if key.decode().startswith(tuple(prefixes))] == []
 
 
 TEARDOWN_SUITE = """
