@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from panicquota.errors import PanicquotaError
+from panicquota.simulation._scenario import MAX_WORKERS
 
 #: Exit status when workers disagreed: a bug, never a tuning matter.
 EXIT_DISAGREEMENT = 1
@@ -41,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--workers",
-        type=_at_least(1, "--workers"),
+        type=_at_least(1, "--workers", maximum=MAX_WORKERS),
         metavar="N",
         help="workers sharing the panic state (default: the scenario's)",
     )
@@ -86,15 +87,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=_simulate)
 
 
-def _at_least(minimum: int, option: str) -> argparse._ActionType:
+def _at_least(minimum: int, option: str, *, maximum: int | None = None) -> argparse._ActionType:
+    accepted = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = minimum - 1
-        if value < minimum:
+        if value < minimum or (maximum is not None and value > maximum):
             raise argparse.ArgumentTypeError(
-                f"{option} must be an integer >= {minimum}, got {text!r}"
+                f"{option} must be an integer {accepted}, got {text!r}"
             )
         return value
 

@@ -112,7 +112,14 @@ def test_quiet_prints_nothing(scenario_file: Path, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--workers", "0"], "argument --workers: --workers must be an integer >= 1, got '0'"),
+        (
+            ["--workers", "0"],
+            "argument --workers: --workers must be an integer from 1 to 64, got '0'",
+        ),
+        (
+            ["--workers", "65"],
+            "argument --workers: --workers must be an integer from 1 to 64, got '65'",
+        ),
         (["--rps", "fast"], "argument --rps: --rps must be an integer >= 1, got 'fast'"),
         (["--seed", "-2"], "argument --seed: --seed must be an integer >= 0, got '-2'"),
         (
@@ -141,17 +148,30 @@ def test_bad_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     path.write_text("workers = 0\n[volatility]\npoints = [[0, 1], [1, 1]]\n", encoding="utf-8")
     assert main(["simulate", "--scenario", str(path)]) == 2
     assert capsys.readouterr().err == (
-        f"panicquota simulate: error: {path}: key 'workers' must be an integer >= 1, got 0\n"
+        f"panicquota simulate: error: {path}: key 'workers' must be an integer from 1 to 64, "
+        "got 0\n"
     )
 
 
 def test_unwritable_json(scenario_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A JSON path that cannot be written is a one-line error after the run."""
-    argv = ["simulate", "--scenario", str(scenario_file), "--quiet", "--rps", "1"]
+    argv = ["simulate", "--scenario", str(scenario_file), "--quiet", "--rps", "2"]
     assert main([*argv, "--json", "/nonexistent/report.json"]) == 2
     assert capsys.readouterr().err == (
         "panicquota simulate: error: cannot write '/nonexistent/report.json': "
         "No such file or directory\n"
+    )
+
+
+def test_rps_that_starves_a_context(
+    scenario_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--rps too low for a context's share is a one-line error naming the context."""
+    assert main(["simulate", "--scenario", str(scenario_file), "--rps", "1"]) == 2
+    assert capsys.readouterr().err == (
+        f"panicquota simulate: error: {scenario_file}: context 'UCL final' (share 1 of 3) gets 0 "
+        "of the 1 requests per second per worker (rps); set rps to at least 2 or remove the "
+        "context\n"
     )
 
 

@@ -168,9 +168,39 @@ def test_overrides() -> None:
 def test_bad_override() -> None:
     """An override is validated like a file value."""
     with pytest.raises(
-        ScenarioError, match=r"^<built-in flash>: key 'workers' must be an integer >= 1, got 0$"
+        ScenarioError,
+        match=r"^<built-in flash>: key 'workers' must be an integer from 1 to 64, got 0$",
     ):
         builtin_scenario("flash").with_overrides(workers=0)
+
+
+def test_an_rps_override_that_starves_a_context() -> None:
+    """--rps too low for a context's share names the context, its share and the rps."""
+    with pytest.raises(ScenarioError) as excinfo:
+        builtin_scenario("persistent").with_overrides(rps=2)
+    assert str(excinfo.value) == (
+        "<built-in persistent>: context 'Ligue 2' (share 0.2 of 1) gets 0 of the 2 "
+        "requests per second per worker (rps); set rps to at least 4 or remove the context"
+    )
+    assert builtin_scenario("persistent").with_overrides(rps=4).rates() == (2, 1, 1)
+
+
+def test_timeline_up_to_the_end_is_accepted(tmp_path: Path) -> None:
+    """A point, segment or window ending exactly at the duration is played in full."""
+    points = load_scenario(
+        write(tmp_path, "duration_minutes = 2\n[volatility]\npoints = [[0, 10], [2, 40]]\n")
+    )
+    assert points.duration_seconds == 120
+    windows = load_scenario(write(tmp_path, "duration_minutes = 2\npanic_windows = [[1, 2]]\n"))
+    assert windows.panic_events() == {60: True, 120: False}
+
+
+def test_policy_ttls_error_names_the_table(tmp_path: Path) -> None:
+    """A policy error that no single entry explains names the table it is in."""
+    path = write(tmp_path, TIMELINE + "[policy.ttls]\ntier2 = 20\ntier3 = 10\n")
+    with pytest.raises(ScenarioError) as excinfo:
+        load_scenario(path)
+    assert str(excinfo.value).startswith(f"{path}: key 'policy.ttls': ")
 
 
 def test_seed_changes_the_noise() -> None:
@@ -222,8 +252,63 @@ TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
         ),
         pytest.param(
             "workers = 0\n" + TIMELINE,
-            "key 'workers' must be an integer >= 1, got 0",
+            "key 'workers' must be an integer from 1 to 64, got 0",
             id="workers-zero",
+        ),
+        pytest.param(
+            "workers = 65\n" + TIMELINE,
+            "key 'workers' must be an integer from 1 to 64, got 65",
+            id="workers-too-many",
+        ),
+        pytest.param(
+            "duration_minutes = 0.001\n" + TIMELINE,
+            "key 'duration_minutes' must last at least one second (>= 1/60 minute), got 0.001",
+            id="duration-below-a-second",
+        ),
+        pytest.param(
+            "duration_minutes = 30\n[volatility]\npoints = [[0, 10], [20, 40], [45, 10]]\n",
+            (
+                "key 'volatility.points[2]' is at minute 45, after the end of the scenario "
+                "(duration_minutes = 30); accepted: minutes up to 30, or raise 'duration_minutes'"
+            ),
+            id="point-after-the-end",
+        ),
+        pytest.param(
+            "duration_minutes = 5\n[volatility]\n"
+            "segments = [{minutes = 3, vix = 10}, {minutes = 4, vix = 40}]\n",
+            (
+                "key 'volatility.segments[1]' ends at minute 7, after the end of the scenario "
+                "(duration_minutes = 5); accepted: minutes up to 5, or raise 'duration_minutes'"
+            ),
+            id="segment-after-the-end",
+        ),
+        pytest.param(
+            "duration_minutes = 10\npanic_windows = [[2, 4], [5, 12]]\n",
+            (
+                "key 'panic_windows[1]' ends at minute 12, after the end of the scenario "
+                "(duration_minutes = 10); accepted: minutes up to 10, or raise 'duration_minutes'"
+            ),
+            id="window-after-the-end",
+        ),
+        pytest.param(
+            "duration_minutes = 10\npanic_windows = [[12, 14]]\n",
+            (
+                "key 'panic_windows[0]' ends at minute 14, after the end of the scenario "
+                "(duration_minutes = 10); accepted: minutes up to 10, or raise 'duration_minutes'"
+            ),
+            id="window-starts-after-the-end",
+        ),
+        pytest.param(
+            "rps = 2\n"
+            + TIMELINE
+            + "[[contexts]]\nshare = 1\nleague = 'Ligue 1'\n"
+            + "[[contexts]]\nshare = 1\nleague = 'Serie A'\n"
+            + "[[contexts]]\nshare = 1\nleague = 'Ligue 2'\n",
+            (
+                "context 'Ligue 2' (share 1 of 3) gets 0 of the 2 requests per second per "
+                "worker (rps); set rps to at least 3 or remove the context"
+            ),
+            id="context-without-traffic",
         ),
         pytest.param(
             "rps = 2.5\n" + TIMELINE, "key 'rps' must be an integer >= 1, got 2.5", id="rps-float"
@@ -393,10 +478,11 @@ TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
             "policy = 3\n" + TIMELINE, "key 'policy' must be a table, got 3", id="policy-not-table"
         ),
         pytest.param(
-            TIMELINE + "[policy.thresholds]\nmedium = [30, 20, 90]\n",
+            TIMELINE + "[policy.thresholds]\nhigh = [60, 180, 360]\nmedium = [30, 20, 90]\n",
             (
-                "medium_stakes: thresholds must be positive, finite and strictly increasing (0 < "
-                "tier2 < tier3 < tier4), got Thresholds(tier2=30, tier3=20, tier4=90)"
+                "key 'policy.thresholds.medium': medium_stakes: thresholds must be positive, "
+                "finite and strictly increasing (0 < tier2 < tier3 < tier4), "
+                "got Thresholds(tier2=30, tier3=20, tier4=90)"
             ),
             id="policy-thresholds",
         ),

@@ -43,7 +43,19 @@ from panicquota.config import policy_config_from_mapping
 from panicquota.errors import ConfigError
 from panicquota.stakes import CONTEXT_FIELDS, Context
 
-__all__ = ["BreakerSettings", "Scenario", "ScenarioError", "TrafficShare", "load_scenario"]
+__all__ = [
+    "MAX_WORKERS",
+    "BreakerSettings",
+    "Scenario",
+    "ScenarioError",
+    "TrafficShare",
+    "load_scenario",
+]
+
+#: The most workers a scenario may have: each is a breaker deciding every
+#: simulated second (a process of its own in the real mode); past a few dozen
+#: more workers say nothing new about agreement or load.
+MAX_WORKERS: Final = 64
 
 _TOP_KEYS: Final = (
     "name",
@@ -126,10 +138,24 @@ class Scenario:
             raise ScenarioError(
                 f"{self.source}: give exactly one of 'volatility' and 'panic_windows'"
             )
-        _integer(self.source, "workers", self.workers, minimum=1)
+        _integer(self.source, "workers", self.workers, minimum=1, maximum=MAX_WORKERS)
         _integer(self.source, "rps", self.rps, minimum=1)
         _integer(self.source, "seed", self.seed, minimum=0)
         _integer(self.source, "duration_seconds", self.duration_seconds, minimum=1)
+        self._every_context_has_traffic()
+
+    def _every_context_has_traffic(self) -> None:
+        total = sum(c.share for c in self.contexts)
+        for context, rate in zip(self.contexts, self.rates(), strict=True):
+            if not rate:
+                needed = self.rps + 1
+                while not all(_apportion(needed, self.contexts)):
+                    needed += 1  # ends by total / smallest share, where every rate is >= 1
+                raise ScenarioError(
+                    f"{self.source}: context {context.label!r} (share {context.share:g} of "
+                    f"{total:g}) gets 0 of the {self.rps} requests per second per worker (rps); "
+                    f"set rps to at least {needed} or remove the context"
+                )
 
     def with_overrides(
         self, *, workers: int | None = None, rps: int | None = None, seed: int | None = None
@@ -152,13 +178,7 @@ class Scenario:
         Shares are apportioned by largest remainder (ties to the earlier
         context), so the request grid stays exact.
         """
-        total = sum(c.share for c in self.contexts)
-        exact = [self.rps * c.share / total for c in self.contexts]
-        rates = [math.floor(x) for x in exact]
-        by_remainder = sorted(range(len(exact)), key=lambda i: (rates[i] - exact[i], i))
-        for i in by_remainder[: self.rps - sum(rates)]:
-            rates[i] += 1
-        return tuple(rates)
+        return _apportion(self.rps, self.contexts)
 
     def volatility_series(self) -> list[float] | None:
         """Return the VIX reading of every simulated second (seeded noise included)."""
@@ -210,6 +230,17 @@ class Scenario:
         }
 
 
+def _apportion(rps: int, contexts: Sequence[TrafficShare]) -> tuple[int, ...]:
+    """Split *rps* by the contexts' shares, by largest remainder (ties to the earlier)."""
+    total = sum(c.share for c in contexts)
+    exact = [rps * c.share / total for c in contexts]
+    rates = [math.floor(x) for x in exact]
+    by_remainder = sorted(range(len(exact)), key=lambda i: (rates[i] - exact[i], i))
+    for i in by_remainder[: rps - sum(rates)]:
+        rates[i] += 1
+    return tuple(rates)
+
+
 def load_scenario(path: str | PathLike[str]) -> Scenario:
     """Read a scenario TOML file.
 
@@ -247,19 +278,19 @@ def scenario_from_mapping(
     if "duration_minutes" in document:
         minutes = _number(source, "duration_minutes", document["duration_minutes"], positive=True)
         duration = round(minutes * 60)
+        if duration < 1:
+            raise ScenarioError(
+                f"{source}: key 'duration_minutes' must last at least one second "
+                f"(>= 1/60 minute), got {minutes!r}"
+            )
+        _within_duration(source, document, duration, minutes)
     else:
         duration = math.ceil(end)
     if duration < 1:
         raise ScenarioError(
             f"{source}: the timeline ends at minute 0; set 'duration_minutes' (a number > 0)"
         )
-    policy = document.get("policy", {})
-    if not isinstance(policy, Mapping):
-        raise ScenarioError(f"{source}: key 'policy' must be a table, got {policy!r}")
-    try:
-        policy_kwargs = policy_config_from_mapping(policy, source=source, prefix="policy")
-    except ConfigError as error:
-        raise ScenarioError(str(error)) from None
+    policy_kwargs = _policy(source, document.get("policy", {}))
     capacity = document.get("upstream_capacity")
     return Scenario(
         name=_text(source, "name", document.get("name", default_name)),
@@ -269,7 +300,9 @@ def scenario_from_mapping(
         panic_windows=windows,
         noise=noise,
         seed=_integer(source, "seed", document.get("seed", 0), minimum=0),
-        workers=_integer(source, "workers", document.get("workers", 4), minimum=1),
+        workers=_integer(
+            source, "workers", document.get("workers", 4), minimum=1, maximum=MAX_WORKERS
+        ),
         rps=_integer(source, "rps", document.get("rps", 250), minimum=1),
         normal_ttl=_number(source, "normal_ttl", document.get("normal_ttl", 60)),
         upstream_capacity=(
@@ -286,6 +319,67 @@ def scenario_from_mapping(
     )
 
 
+def _within_duration(
+    source: str, document: Mapping[str, Any], duration: int, minutes: float
+) -> None:
+    """Refuse a timeline that goes on past *duration* seconds: it would be cut short silently."""
+    ends: list[tuple[str, str, float]] = []
+    if "panic_windows" in document:
+        ends = [
+            (f"panic_windows[{i}]", "ends at", window[1])
+            for i, window in enumerate(document["panic_windows"])
+        ]
+    elif "points" in document["volatility"]:
+        ends = [
+            (f"volatility.points[{i}]", "is at", point[0])
+            for i, point in enumerate(document["volatility"]["points"])
+        ]
+    else:
+        elapsed = 0.0
+        for i, segment in enumerate(document["volatility"]["segments"]):
+            elapsed += segment["minutes"]
+            ends.append((f"volatility.segments[{i}]", "ends at", elapsed))
+    for where, verb, minute in ends:
+        if round(minute * 60) > duration:
+            raise ScenarioError(
+                f"{source}: key {where!r} {verb} minute {minute:g}, after the end of the "
+                f"scenario (duration_minutes = {minutes:g}); accepted: minutes up to "
+                f"{minutes:g}, or raise 'duration_minutes'"
+            )
+
+
+def _policy(source: str, table: object) -> dict[str, Any]:
+    """Validate the ``[policy]`` table; an error names the key path it comes from."""
+    if not isinstance(table, Mapping):
+        raise ScenarioError(f"{source}: key 'policy' must be a table, got {table!r}")
+    try:
+        return policy_config_from_mapping(table, source=source, prefix="policy")
+    except ConfigError as error:
+        message = str(error).removeprefix(f"{source}: ")
+        where = _policy_culprit(table)
+        if where is None or where in message:
+            raise ScenarioError(f"{source}: {message}") from None
+        raise ScenarioError(f"{source}: key {where!r}: {message}") from None
+
+
+def _policy_culprit(table: Mapping[str, Any]) -> str | None:
+    """Return the dotted key of the policy entry that fails on its own, else its table."""
+    for section in ("thresholds", "ttls", "keywords"):
+        entries = table.get(section)
+        if not isinstance(entries, Mapping):
+            continue
+        for name, value in entries.items():
+            try:
+                policy_config_from_mapping({section: {name: value}})
+            except ConfigError:
+                return f"policy.{section}.{name}"
+        try:
+            policy_config_from_mapping({section: entries})
+        except ConfigError:
+            return f"policy.{section}"
+    return None
+
+
 def _no_unknown(source: str, where: str, table: object, accepted: Sequence[str]) -> None:
     name = f"key {where!r}" if where else "the document"
     if not isinstance(table, Mapping):
@@ -298,9 +392,15 @@ def _no_unknown(source: str, where: str, table: object, accepted: Sequence[str])
         )
 
 
-def _integer(source: str, key: str, value: object, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ScenarioError(f"{source}: key {key!r} must be an integer >= {minimum}, got {value!r}")
+def _integer(source: str, key: str, value: object, *, minimum: int, maximum: int = 0) -> int:
+    accepted = f"from {minimum} to {maximum}" if maximum else f">= {minimum}"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum and value > maximum)
+    ):
+        raise ScenarioError(f"{source}: key {key!r} must be an integer {accepted}, got {value!r}")
     return value
 
 
