@@ -78,7 +78,9 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
         "flapping",
         "ucl-final",
     ]
-    assert lines[3] == ("chronic     an 8-hour panic: every stakes level ends in tier 4 (chronic)")
+    assert lines[3] == (
+        "chronic     an 8-hour panic: medium and low stakes both end in tier 4 (chronic)"
+    )
 
 
 def test_table_json_and_plot(

@@ -7,14 +7,17 @@ from pathlib import Path
 import pytest
 
 from panicquota.errors import ConfigError
+from panicquota.policy import AdaptivePanicQuota
 from panicquota.simulation import (
     BUILTIN_SCENARIOS,
     Scenario,
     ScenarioError,
+    SimulationReport,
     TrafficShare,
     builtin_scenario,
     load_scenario,
     resolve_scenario,
+    simulate,
 )
 from panicquota.stakes import Stakes
 from panicquota.tiers import Thresholds
@@ -91,6 +94,106 @@ def test_builtin_panic_lengths(name: str, minutes_above_trip: int) -> None:
     assert series is not None
     above = sum(vix >= 30 for vix in series)
     assert abs(above - minutes_above_trip * 60) <= 2
+
+
+def panics(report: SimulationReport, label: str) -> list[tuple[float, float, int, int]]:
+    """Return each panic of *label*: (start minute, length in minutes, top tier, first tier)."""
+    tiers = report.series.tier[label]
+    found: list[tuple[float, float, int, int]] = []
+    start = None
+    for second, tier in enumerate([*tiers, 0]):
+        if tier and start is None:
+            start = second
+        elif not tier and start is not None:
+            found.append(
+                (start / 60, (second - start) / 60, max(tiers[start:second]), tiers[start])
+            )
+            start = None
+    return found
+
+
+def played(name: str) -> SimulationReport:
+    """Play the built-in scenario *name* on one worker at low traffic (what it does, fast)."""
+    return simulate(builtin_scenario(name).with_overrides(workers=1, rps=5))
+
+
+def test_calm_never_panics() -> None:
+    """calm: 'volatility never near the trip level': no panic, no alert."""
+    report = played("calm")
+    assert report.scenario.description.endswith("volatility never near the trip level")
+    assert all(panics(report, label) == [] for label in report.series.tier)
+    assert report.alerts == ()
+
+
+def test_flash_ends_before_any_tier_change() -> None:
+    """flash: 'a 10-minute spike: the panic ends before any tier change'."""
+    report = played("flash")
+    assert report.scenario.description == (
+        "a 10-minute spike: the panic ends before any tier change"
+    )
+    for label in report.series.tier:
+        ((start, length, top, _first),) = panics(report, label)
+        assert start == 10
+        assert 10 <= length <= 11  # the spike, then the one-minute calm period
+        assert top == 1
+
+
+def test_persistent_reaches_tier_2_and_3() -> None:
+    """persistent: 'a 45-minute panic: medium stakes reach tier 2, low stakes tier 3'."""
+    report = played("persistent")
+    assert report.scenario.description == (
+        "a 45-minute panic: medium stakes reach tier 2, low stakes tier 3"
+    )
+    top = {}
+    for label in report.series.tier:
+        ((_start, length, top[label], _first),) = panics(report, label)
+        assert 45 <= length <= 46
+    assert top == {"Ligue 1": 2, "Premier League": 2, "Ligue 2": 3}
+
+
+def test_chronic_ends_in_tier_4() -> None:
+    """chronic: 'an 8-hour panic: medium and low stakes both end in tier 4'."""
+    report = played("chronic")
+    assert report.scenario.description == (
+        "an 8-hour panic: medium and low stakes both end in tier 4 (chronic)"
+    )
+    scenario = report.scenario
+    quota = AdaptivePanicQuota(**scenario.policy)
+    assert {quota.classify(c.context) for c in scenario.contexts} == {Stakes.MEDIUM, Stakes.LOW}
+    for label, tiers in report.series.tier.items():
+        ((start, length, top, _first),) = panics(report, label)
+        assert 480 <= length <= 481
+        assert top == 4
+        assert tiers[round((start + length) * 60) - 1] == 4  # still tier 4 when it ends
+
+
+def test_flapping_holds_then_resumes_one_clock() -> None:
+    """flapping: hysteresis rides out the swings; the panic back after a reset resumes its clock."""
+    report = played("flapping")
+    assert report.scenario.description == (
+        "volatility swinging around the trip level: hysteresis rides out the swings; "
+        "a 4-minute calm ends the panic, whose return resumes its clock (grace)"
+    )
+    (first, second) = panics(report, "Ligue 1")
+    assert first[1] >= 40  # fifteen swings across the trip level and a short dip: one panic
+    assert 4 <= second[0] - (first[0] + first[1]) <= 5  # back 4 minutes after the reset
+    # Resumed, not restarted: 45 minutes after the first start, medium stakes
+    # come back in tier 2 and low stakes in tier 3, not tier 1.
+    assert second[3] == 2
+    assert panics(report, "Ligue 2")[1][3] == 3
+
+
+def test_ucl_final_keeps_high_stakes_fresh_longest() -> None:
+    """ucl-final: 'a 4-hour panic: high stakes stay fresh longest'."""
+    report = played("ucl-final")
+    assert report.scenario.description == (
+        "a 4-hour panic on a Champions League final: high stakes stay fresh longest"
+    )
+    final, league = "UEFA Champions League Final", "Ligue 1"
+    ((_start, length, top, _first),) = panics(report, final)
+    assert 235 <= length <= 240
+    assert report.tier_seconds[final][1] == 2 * report.tier_seconds[league][1] == 60 * 60
+    assert (top, panics(report, league)[0][2]) == (3, 4)
 
 
 def test_unknown_builtin() -> None:

@@ -65,7 +65,7 @@ _TABLES: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType(
             "contexts": _MIXED_TRAFFIC,
         },
         "chronic": {
-            "description": "an 8-hour panic: every stakes level ends in tier 4 (chronic)",
+            "description": "an 8-hour panic: medium and low stakes both end in tier 4 (chronic)",
             "volatility": {
                 "segments": [
                     {"minutes": 15, "vix": _CALM},
@@ -77,8 +77,8 @@ _TABLES: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType(
             "contexts": _MIXED_TRAFFIC,
         },
         "flapping": {
-            "description": "volatility oscillating around the trip level: hysteresis keeps "
-            "one episode",
+            "description": "volatility swinging around the trip level: hysteresis rides out "
+            "the swings; a 4-minute calm ends the panic, whose return resumes its clock (grace)",
             "volatility": {"points": _flapping_points(), "noise": 1.0},
             "contexts": _MIXED_TRAFFIC,
         },
