@@ -13,9 +13,11 @@ from panicquota.certification import (
     check_latency,
     check_no_leak,
     check_pure,
-    plain,
 )
+from panicquota.certification._checks import name_of
 from panicquota.certification._state import difference
+from panicquota.errors import InvalidArgumentError
+from pytest_panicquota._forms import Comparing, comparable
 
 __all__ = [
     "assert_deterministic",
@@ -31,7 +33,45 @@ def _calls(
 ) -> list[Call]:
     if calls is None:
         return [(args, dict(kwargs or {}))]
-    return [(tuple(call), {}) for call in calls]
+    if args:
+        raise InvalidArgumentError(
+            f"pass the arguments either after the callable or as calls=, not both; got "
+            f"{args!r} and calls={calls!r}"
+        )
+    if not calls:
+        raise InvalidArgumentError("calls= must hold at least one argument tuple, got none")
+    # kwargs= applies to every call: calls= lists positional arguments only.
+    return [(tuple(call), dict(kwargs or {})) for call in calls]
+
+
+def _show(call: Call) -> str:
+    args, kwargs = call
+    return ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+
+
+def _require_an_answer(fn: Callable[..., Any], calls: list[Call], check: str) -> None:
+    """Fail unless some call returns: the measuring loops count a raising call as a fast one."""
+    __tracebackhide__ = True
+    first: tuple[Call, Exception] | None = None
+    for call in calls:
+        args, kwargs = call
+        try:
+            fn(*args, **kwargs)
+        except Exception as raised:  # any error: the measuring loops would swallow it
+            first = first or (call, raised)
+            continue
+        return
+    assert first is not None
+    call, error = first
+    what = f"{name_of(fn)}({_show(call)}) raised {type(error).__name__}: {error}"
+    if len(calls) == 1:
+        message = f"{what}; {check} measures calls that return, so the call must not raise"
+    else:
+        message = (
+            f"all {len(calls)} calls raised (the first, {what}); {check} measures calls "
+            "that return, so at least one must not raise"
+        )
+    raise AssertionError(message) from error
 
 
 def _verdict(outcome: Outcome) -> None:
@@ -60,18 +100,26 @@ def assert_deterministic(
         fn: the callable: in-process any callable, with *seeds* a picklable
             one (a module-level function, a bound method of a picklable object).
         args: its positional arguments.
-        kwargs: its keyword arguments.
-        calls: several argument tuples to check instead of *args*.
+        kwargs: its keyword arguments (of every call, with *calls*).
+        calls: several positional argument tuples to check instead of *args*.
         repeats: in-process repeats.
         seeds: ``PYTHONHASHSEED`` of each fresh interpreter; ``()`` for none.
+
+    Answers are compared by value: built-ins as they are, NaN equal to NaN,
+    other objects by their class and attributes (not their ``repr``).
 
     Raises:
         AssertionError: an answer differed; the message has a command that
             reproduces it.
         InvalidTypeError: *fn* cannot be pickled to the fresh interpreters.
+        InvalidArgumentError: both *args* and *calls*, or an empty *calls*.
     """
     __tracebackhide__ = True
-    outcome = check_deterministic(fn, _calls(args, kwargs, calls), repeats=repeats, seeds=seeds)
+    # Results are compared by value: objects by their class and attributes
+    # (not their repr, which holds an address), NaN equal to NaN.
+    outcome = check_deterministic(
+        Comparing(fn), _calls(args, kwargs, calls), repeats=repeats, seeds=seeds
+    )
     _verdict(outcome)
 
 
@@ -88,12 +136,13 @@ def assert_pure(
         obj_or_fn: a callable (a bound method's instance is checked too) or a
             policy object (its ``calculate_ttl_strategy`` is called).
         args: the arguments of one call.
-        kwargs: its keyword arguments.
-        calls: several argument tuples instead of *args*.
+        kwargs: its keyword arguments (of every call, with *calls*).
+        calls: several positional argument tuples instead of *args*.
         repeats: how often each call is made.
 
     Raises:
         AssertionError: an argument or the instance changed; says where.
+        InvalidArgumentError: both *args* and *calls*, or an empty *calls*.
     """
     __tracebackhide__ = True
     fn, instance = _callable_of(obj_or_fn)
@@ -114,14 +163,29 @@ def assert_no_leak(
 ) -> None:
     """Assert that traced memory and live objects stop growing after a warm-up.
 
+    Takes *args*, *kwargs* and *calls* like :func:`assert_pure`. Calls are
+    made first once each, for real: a call that raises is part of the load
+    (bad input), but if every call raises there is nothing to measure.
+
+    Args:
+        warmup: calls made before measuring (caches fill up there).
+        batch: calls per measured batch.
+        batches: how many measured batches.
+        max_bytes_per_call: the traced-memory growth budget, per measured call.
+        max_objects: how many more live (GC-tracked) objects are allowed.
+
     Raises:
-        AssertionError: sustained growth beyond the budget; names the figure
-            and the line that allocated most.
+        AssertionError: sustained growth beyond the budget (names the figure
+            and the line that allocated most), or every call raised (quotes
+            the first error).
+        InvalidArgumentError: both *args* and *calls*, or an empty *calls*.
     """
     __tracebackhide__ = True
+    made = _calls(args, kwargs, calls)
+    _require_an_answer(fn, made, "assert_no_leak")
     outcome = check_no_leak(
         fn,
-        _calls(args, kwargs, calls),
+        made,
         warmup=warmup,
         batch=batch,
         batches=batches,
@@ -143,14 +207,26 @@ def assert_latency(
 ) -> None:
     """Assert that the call's p99 latency, net of an empty control call, is under budget.
 
+    Takes *args*, *kwargs* and *calls* like :func:`assert_pure`; like
+    :func:`assert_no_leak`, fails if every call raises.
+
+    Args:
+        p99_ms: the budget for the p99 net of the control, in milliseconds.
+        samples: timed calls per round.
+        warmup: untimed calls first.
+        rounds: rounds to run at most; the best one is kept.
+
     Raises:
-        AssertionError: the best round's p99 is over budget; names p50, p99,
-            the control's p99 and the budget.
+        AssertionError: the best round's p99 is over budget (names p50, p99,
+            the control's p99 and the budget), or every call raised.
+        InvalidArgumentError: both *args* and *calls*, or an empty *calls*.
     """
     __tracebackhide__ = True
+    made = _calls(args, kwargs, calls)
+    _require_an_answer(fn, made, "assert_latency")
     outcome = check_latency(
         fn,
-        _calls(args, kwargs, calls),
+        made,
         p99_ms=p99_ms,
         samples=samples,
         warmup=warmup,
@@ -160,7 +236,10 @@ def assert_latency(
 
 
 def assert_workers_agree(results: Sequence[Any]) -> None:
-    """Assert that every worker's result equals worker 0's (compared by value).
+    """Assert that every worker's result equals worker 0's.
+
+    Compared by value, like :func:`assert_deterministic`'s answers: objects by
+    their class and attributes, NaN equal to NaN.
 
     Raises:
         AssertionError: a worker disagreed; the message lists, per differing
@@ -169,7 +248,7 @@ def assert_workers_agree(results: Sequence[Any]) -> None:
     __tracebackhide__ = True
     if not results:
         raise AssertionError("no worker results to compare; panic_workers returned nothing")
-    forms = [plain(result) for result in results]
+    forms = [comparable(result) for result in results]
     differing = [index for index, form in enumerate(forms) if form != forms[0]]
     if differing:
         diffs = "; ".join(

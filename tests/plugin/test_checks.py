@@ -10,7 +10,7 @@ import pytest
 
 from panicquota import AdaptivePanicQuota
 from panicquota.certification import check_latency
-from panicquota.errors import InvalidTypeError
+from panicquota.errors import InvalidArgumentError, InvalidTypeError
 from pytest_panicquota import (
     assert_deterministic,
     assert_latency,
@@ -25,6 +25,29 @@ TEAMS = ("ops", "cache", "upstream", "api", "edge", "db", "queue", "cdn")
 def set_order(names: tuple[str, ...]) -> tuple[str, ...]:
     """Return *names* in set order: it changes with PYTHONHASHSEED."""
     return tuple(set(names))
+
+
+class Verdict:
+    """A result object with the default repr (which holds its address)."""
+
+    def __init__(self, ttl: float, reason: str) -> None:
+        self.ttl = ttl
+        self.reason = reason
+
+
+def verdict(ttl: float) -> Verdict:
+    """Return a fresh result object for *ttl*."""
+    return Verdict(ttl, "calm")
+
+
+def nan_ttl() -> float:
+    """Return NaN, which equals nothing, not even itself."""
+    return float("nan")
+
+
+def always_fails(ttl: int) -> int:
+    """Raise on every call."""
+    raise ValueError(f"no TTL for {ttl}")
 
 
 def test_deterministic_policy_method_passes() -> None:
@@ -56,6 +79,58 @@ def test_deterministic_fails_in_process_for_a_closure() -> None:
         "counter(60) gave 60 and then 61 in the same process (differing in 60 != 61); it must "
         "give the same answer on each of 3 repeats"
     )
+
+
+@pytest.mark.parametrize(
+    ("fn", "args"),
+    [
+        pytest.param(verdict, (60,), id="object-with-default-repr"),
+        pytest.param(nan_ttl, (), id="nan"),
+    ],
+)
+def test_deterministic_compares_results_by_value(fn: Any, args: tuple[Any, ...]) -> None:
+    """Equal objects (whatever their address) and NaNs are the same answer, here and there."""
+    assert_deterministic(fn, *args, seeds=(0,))
+
+
+def test_deterministic_names_the_attribute_that_differs() -> None:
+    """Objects whose attributes differ fail, naming the attribute."""
+    ttls = iter(range(60, 100))
+
+    def counter() -> Verdict:
+        return Verdict(next(ttls), "calm")
+
+    with pytest.raises(AssertionError) as raised:
+        assert_deterministic(counter, seeds=())
+    assert str(raised.value).startswith(
+        "counter() gave ('mapping', (('<class>', 'Verdict'), ('.reason', 'calm'), ('.ttl', 60))) "
+        "and then "
+    )
+    assert "(differing in [.ttl] 60 != 61); it must give the same answer" in str(raised.value)
+
+
+def test_deterministic_with_a_parent_at_hash_seed_0(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each fresh interpreter gets its own seed: under a parent at seed 0, seed 1 still differs."""
+    pytester.makepyfile(
+        """
+        import os
+        import pytest
+        from pytest_panicquota import assert_deterministic
+
+        def set_order(names):
+            return tuple(set(names))
+
+        def test_seed_1_differs():
+            assert os.environ["PYTHONHASHSEED"] == "0"
+            names = ("ops", "cache", "upstream", "api", "edge", "db", "queue", "cdn")
+            with pytest.raises(AssertionError, match="fresh interpreter with PYTHONHASHSEED=1 "):
+                assert_deterministic(set_order, names, seeds=(0, 1))
+        """
+    )
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)
 
 
 def test_deterministic_refuses_a_lambda_for_fresh_interpreters() -> None:
@@ -109,6 +184,70 @@ def test_pure_names_the_changed_instance() -> None:
     )
 
 
+def test_calls_take_the_keyword_arguments_too() -> None:
+    """``kwargs=`` applies to every call of ``calls=``: here, the changed argument is found."""
+
+    def add(value: int, items: list[int]) -> None:
+        items.append(value)
+
+    with pytest.raises(AssertionError, match=r"^add\(1, items=\[\]\) changed its argument 'items'"):
+        assert_pure(add, calls=[(1,), (2,)], kwargs={"items": []})
+
+
+@pytest.mark.parametrize(
+    ("args", "calls", "message"),
+    [
+        pytest.param(
+            (60,),
+            [(30,)],
+            "pass the arguments either after the callable or as calls=, not both; got (60,) "
+            "and calls=[(30,)]",
+            id="both",
+        ),
+        pytest.param((), [], "calls= must hold at least one argument tuple, got none", id="none"),
+    ],
+)
+def test_calls_are_refused_when_ambiguous_or_empty(
+    args: tuple[Any, ...], calls: list[Any], message: str
+) -> None:
+    """Arguments given twice, or no call at all, are an error rather than a silent choice."""
+    with pytest.raises(InvalidArgumentError) as raised:
+        assert_latency(time.perf_counter, *args, calls=calls)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("check", "calls", "message"),
+    [
+        pytest.param(
+            assert_latency,
+            [(60,)],
+            "always_fails(60) raised ValueError: no TTL for 60; assert_latency measures calls "
+            "that return, so the call must not raise",
+            id="latency",
+        ),
+        pytest.param(
+            assert_no_leak,
+            [(60,), (30,)],
+            "all 2 calls raised (the first, always_fails(60) raised ValueError: no TTL for 60); "
+            "assert_no_leak measures calls that return, so at least one must not raise",
+            id="no-leak",
+        ),
+    ],
+)
+def test_a_callable_that_always_raises_fails(check: Any, calls: list[Any], message: str) -> None:
+    """Measuring only errors would time or trace nothing real: it fails, quoting the error."""
+    with pytest.raises(AssertionError) as raised:
+        check(always_fails, calls=calls)
+    assert str(raised.value) == message
+    assert isinstance(raised.value.__cause__, ValueError)
+
+
+def test_some_rejected_calls_are_part_of_the_load() -> None:
+    """A bad input among good ones is measured like any other call."""
+    assert_latency(int, calls=[("x",), ("1",)], samples=200, warmup=10)
+
+
 def test_no_leak_passes_for_the_policy() -> None:
     """The policy neither grows memory nor live objects after warm-up."""
     assert_no_leak(AdaptivePanicQuota().calculate_ttl_strategy, 60, 35.0, LIGUE_1)
@@ -129,6 +268,24 @@ def test_no_leak_says_what_grew() -> None:
     assert " bytes over 800 calls past a 100-call warm-up (" in message
     assert " bytes per call; the budget is 1); most growth at " in message
     assert "test_checks.py:" in message
+
+
+def test_no_leak_counts_live_objects() -> None:
+    """Kept lists are live (GC-tracked) objects: their growth fails against max_objects."""
+    kept: list[list[int]] = []
+
+    def keep_lists(ttl: int) -> int:
+        kept.append([ttl])
+        return ttl
+
+    with pytest.raises(AssertionError) as raised:
+        assert_no_leak(keep_lists, 60, warmup=100, batch=200, batches=4, max_objects=0)
+    message = str(raised.value)
+    assert message.startswith("keep_lists left ")
+    assert (
+        " more live objects after 800 calls past a 100-call warm-up (growing batch after batch; "
+        "the budget is 0); most growth at "
+    ) in message
 
 
 def test_latency_passes_for_the_policy() -> None:
@@ -222,6 +379,10 @@ def test_markers(pytester: pytest.Pytester) -> None:
         def test_leaky():
             KEPT.append({"a": 1})
 
+        @pytest.mark.panic_no_leak(batch=100, batches=4, max_objects=0)
+        def test_leaky_objects():
+            KEPT.append([1])
+
         @pytest.mark.panic_no_leak
         def test_clean(panic_quota):
             panic_quota.calculate_ttl_strategy(60, 35.0, None)
@@ -232,11 +393,12 @@ def test_markers(pytester: pytest.Pytester) -> None:
         """
     )
     result = pytester.runpytest("-p", "no:randomly")
-    result.assert_outcomes(passed=2, failed=3)
+    result.assert_outcomes(passed=2, failed=4)
     result.stdout.fnmatch_lines(
         [
             "*test_slow took p99 * in its best round; the budget is p99 < 1 ms net of the control",
             "*test_leaky grew traced memory by * bytes over 400 calls past a 200-call warm-up*",
+            "*test_leaky_objects left * more live objects after 400 calls past a 200-call warm-up*",
             "E       assert 1 == 2",
         ]
     )

@@ -260,6 +260,21 @@ def test_workers_agree_names_each_differing_worker() -> None:
     )
 
 
+class Verdict:
+    """A result object with the default repr (which holds its address)."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+
+
+def test_workers_agree_compares_objects_and_nan_by_value() -> None:
+    """Equal objects from different processes (other addresses) agree, and so do NaNs."""
+    assert_workers_agree([Verdict(5), Verdict(5)])
+    assert_workers_agree([(float("nan"), "DEGRADED"), (float("nan"), "DEGRADED")])
+    with pytest.raises(AssertionError, match=r"\): worker 1: \[\.ttl\] 5 != 6$"):
+        assert_workers_agree([Verdict(5), Verdict(6)])
+
+
 def test_workers_agree_needs_results() -> None:
     """An empty result list is an error, not a silent pass."""
     with pytest.raises(AssertionError, match=r"^no worker results to compare"):
