@@ -24,15 +24,21 @@ def durations(
     """Return panic durations in minutes: ``None``, ``0``, thresholds and their neighbours, floats.
 
     Args:
-        max_minutes: the longest duration drawn.
+        max_minutes: the longest duration drawn (thresholds beyond it and
+            their neighbours are left out).
         allow_none: whether ``None`` ("no panic") may be drawn.
     """
     boundaries = sorted(
-        {t + d for bounds in _default_bounds() for t in bounds for d in (-1e-4, 0, 1e-4)}
+        value
+        for value in {
+            t + d for bounds in _default_bounds() for t in bounds for d in (-1e-4, 0, 1e-4)
+        }
+        if 0 <= value <= max_minutes
     )
     values: st.SearchStrategy[float | None] = st.one_of(
         st.just(0),
-        st.sampled_from(boundaries),
+        # Below the smallest threshold there is no boundary to sample.
+        *([st.sampled_from(boundaries)] if boundaries else []),
         st.floats(min_value=0, max_value=max_minutes, allow_nan=False, allow_infinity=False),
         st.integers(min_value=0, max_value=int(max_minutes)),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 
 from panicquota import AdaptivePanicQuota, PanicMode
@@ -24,12 +25,31 @@ def test_durations_and_contexts_are_accepted(duration: float | None, context: An
     assert meta["tier"] in range(5)
 
 
-@settings(max_examples=50, deadline=None)
-@given(duration=durations(allow_none=False, max_minutes=30))
-def test_durations_respect_their_bounds(duration: float) -> None:
-    """``allow_none=False`` and ``max_minutes`` bound the draws (threshold neighbours aside)."""
-    assert duration is not None
-    assert duration <= 360.0001
+@pytest.mark.parametrize("max_minutes", [30, 0.5])
+def test_durations_respect_their_bounds(max_minutes: float) -> None:
+    """``allow_none=False`` and ``max_minutes`` bound every draw, thresholds included."""
+
+    @settings(max_examples=200, deadline=None)
+    @given(duration=durations(allow_none=False, max_minutes=max_minutes))
+    def drawn(duration: float | None) -> None:
+        assert duration is not None
+        assert 0 <= duration <= max_minutes
+
+    drawn()
+
+
+def test_durations_include_the_thresholds_within_bounds() -> None:
+    """Thresholds up to ``max_minutes`` and their neighbours are drawn, not only random floats."""
+    seen: set[float] = set()
+
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True)
+    @given(duration=durations(allow_none=False, max_minutes=30))
+    def drawn(duration: float | None) -> None:
+        assert duration is not None
+        seen.add(duration)
+
+    drawn()
+    assert seen & {15 - 1e-4, 15, 15 + 1e-4, 30 - 1e-4, 30}
 
 
 @settings(max_examples=100, deadline=None)
