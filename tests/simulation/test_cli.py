@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from panicquota.cli import main
-from panicquota.simulation import PlotUnavailableError, WorkerSetup, _engine, plot_report, simulate
+from panicquota.simulation import (
+    PlotUnavailableError,
+    Scenario,
+    WorkerSetup,
+    _engine,
+    plot_report,
+    simulate,
+)
 from panicquota.simulation._render import format_duration, progress_bar
 
 SCENARIO = """
@@ -94,12 +101,20 @@ def test_table_json_and_plot(
     assert "cli: 8m 00s simulated, 2 workers x 7 rps, seed 5 (simulated)" in out
     for row in ("upstream requests", "reduction", "peak upstream load (capacity 12/s)"):
         assert row in out
-    assert "worker agreement: 100.0000% (960 of 960 decision points)" in out
+    assert "worker agreement: 100% (all 960 decision points agree)" in out
+    assert (
+        "both peak at 14/s: a panic's first seconds send every request upstream either way; "
+        "the time over capacity is what tells them apart (1m 30s against 5m 20s)"
+    ) in out
     data = json.loads(json_path.read_text(encoding="utf-8"))
     assert set(data) >= JSON_KEYS
     assert data["simulated_requests"] == 8 * 60 * 2 * 7
     assert data["worker_agreement"] == 1.0
     assert data["scenario"]["seed"] == 5
+    assert data["scenario"]["contexts"] == [
+        {"label": "Ligue 1", "share": 2, "rps": 5},
+        {"label": "UCL final", "share": 1, "rps": 2},
+    ]
     assert [minute["minute"] for minute in data["timeline"]] == list(range(8))
     assert set(data["tier_seconds"]["Ligue 1"]) == {"0", "1", "2", "3", "4"}
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -210,7 +225,7 @@ def test_disagreement_exits_non_zero(
     monkeypatch.setattr(_engine, "default_breaker", factory)
     assert main(["simulate", "--scenario", str(scenario_file)]) == 1
     out, err = capsys.readouterr()
-    assert "worker agreement: 70.6250% (678 of 960 decision points)" in out
+    assert "worker agreement: 282 disagreements in 960 decision points (70.6250% agree)" in out
     assert (
         "  at 1m 39s, Ligue 1: the workers decided PANIC_FULL ttl 0, PANIC_PARTIAL ttl 5, " in out
     )
@@ -265,7 +280,7 @@ def test_real_mode_from_the_command_line(
     # Real processes see a trip or a reset up to a few compressed seconds late:
     # the figures vary from run to run, the agreement must not.
     assert re.search(r"^alerts: [3-6]$", out, re.MULTILINE)
-    assert "worker agreement: 100.0000%" in out
+    assert "worker agreement: 100% (all " in out
     assert "/s across 2 processes against redis://127.0.0.1:6379/0 (keys panicquota:sim:" in out
 
 
@@ -337,6 +352,21 @@ def test_many_alerts_are_summarised(tmp_path: Path) -> None:
     print_report(report, file=stream)
     assert len(report.alerts) == 8
     assert "  ... and 2 more (see --json)\n" in stream.getvalue()
+
+
+def test_one_disagreement_among_many_is_counted(fast_scenario: Scenario) -> None:
+    """One disagreement in a million points reads as one, never as a rounded 100%."""
+    from dataclasses import replace
+
+    from panicquota.simulation import print_report
+
+    report = simulate(replace(fast_scenario, duration_seconds=60))
+    report = replace(report, decision_points=1_000_000, agreeing_points=999_999)
+    stream = io.StringIO()
+    print_report(report, file=stream)
+    out = stream.getvalue()
+    assert "worker agreement: 1 disagreement in 1,000,000 decision points (99.9999% agree)" in out
+    assert "100.0000%" not in out
 
 
 def test_plot_of_panic_windows_without_capacity(tmp_path: Path) -> None:

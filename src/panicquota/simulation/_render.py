@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Final
@@ -69,6 +70,21 @@ def progress_bar(
         yield update
 
 
+def _agreement_line(report: SimulationReport) -> str:
+    """Return the agreement as a count of disagreements (a rounded share would hide one)."""
+    points = report.decision_points
+    wrong = points - report.agreeing_points
+    if not wrong:
+        return f"worker agreement: [green]100%[/green] (all {points:,} decision points agree)"
+    # Rounded down, so that one disagreement among millions never reads 100%.
+    share = math.floor(report.worker_agreement * 1_000_000) / 10_000
+    noun = "disagreement" if wrong == 1 else "disagreements"
+    return (
+        f"worker agreement: [bold red]{wrong:,} {noun}[/bold red] in {points:,} decision points "
+        f"({share:.4f}% agree)"
+    )
+
+
 def _ignore(done: int, total: int) -> None:
     """Do nothing: the progress callback when no bar is shown."""
 
@@ -129,6 +145,13 @@ def _print(console: Console, report: SimulationReport) -> None:
         "0.0 s / 0.00 s",
     )
     console.print(summary)
+    if capacity is not None and report.peak_upstream_rps == report.peak_baseline_rps:
+        console.print(
+            f"both peak at {report.peak_upstream_rps:,}/s: a panic's first seconds send every "
+            "request upstream either way; the time over capacity is what tells them apart "
+            f"({format_duration(report.seconds_over_capacity)} against "
+            f"{format_duration(report.baseline_seconds_over_capacity)})"
+        )
 
     tiers = Table(title="time in each tier", title_justify="left")
     tiers.add_column("context", no_wrap=True)
@@ -154,12 +177,7 @@ def _print(console: Console, report: SimulationReport) -> None:
     if len(report.alerts) > 6:
         console.print(f"  ... and {len(report.alerts) - 6} more (see --json)")
     console.print(f"tier transitions delivered: {report.transitions}")
-    agreement = report.worker_agreement
-    style = "green" if agreement == 1.0 else "bold red"
-    console.print(
-        f"worker agreement: [{style}]{agreement:.4%}[/{style}] "
-        f"({report.agreeing_points:,} of {report.decision_points:,} decision points)"
-    )
+    console.print(_agreement_line(report))
     for disagreement in report.disagreements[:3]:
         decided = ", ".join(
             f"{mode.value} ttl {ttl:g}" for ttl, mode, _tier in disagreement.decisions

@@ -225,7 +225,11 @@ class Scenario:
             "rps": self.rps,
             "normal_ttl": self.normal_ttl,
             "upstream_capacity": self.upstream_capacity,
-            "contexts": [{"label": c.label, "share": c.share} for c in self.contexts],
+            # rps: the context's requests per second per worker.
+            "contexts": [
+                {"label": c.label, "share": c.share, "rps": rate}
+                for c, rate in zip(self.contexts, self.rates(), strict=True)
+            ],
             "breaker": self.breaker.as_dict(),
         }
 
