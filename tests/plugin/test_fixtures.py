@@ -38,6 +38,15 @@ def test_clock(panic_clock):
     start = panic_clock()
     assert panic_clock.advance(minutes=2, seconds=3) == start + 123
 
+def test_clock_set(panic_clock):
+    from panicquota.errors import InvalidArgumentError
+    panic_clock.set(1_700_000_000.5)
+    assert panic_clock() == 1_700_000_000.5
+    panic_clock.set(1_600_000_000)
+    assert panic_clock.now() == 1_600_000_000.0
+    with pytest.raises(InvalidArgumentError, match="epoch_seconds must be a finite number >= 0"):
+        panic_clock.set(float("nan"))
+
 def test_quota(panic_quota):
     ttl, mode, meta = panic_quota.calculate_ttl_strategy(60, 35.0, {"league": "Ligue 1"})
     assert (ttl, mode.value, meta["tier"]) == (5, "PANIC_PARTIAL", 2)
@@ -48,12 +57,12 @@ def test_prefixes_differ(panic_key_prefix, request):
 
 
 def test_fakeredis_fixtures(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """panic_redis is a fresh Lua-enabled fakeredis per test; clock and quota work."""
+    """panic_redis is a fresh Lua-enabled fakeredis per test; clock (advance, set), quota work."""
     # The inner run is not an xdist worker, even when this test runs in one.
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     pytester.makepyfile(FAKE_SUITE)
     result = pytester.runpytest("-p", "no:randomly")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)
 
 
 BREAKER_SUITE = """
