@@ -16,6 +16,8 @@ from panicquota.simulation._scenario import MAX_WORKERS
 
 #: Exit status when workers disagreed: a bug, never a tuning matter.
 EXIT_DISAGREEMENT = 1
+#: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
+EXIT_INTERRUPTED = 130
 
 _DEFAULT_SCENARIO = "persistent"
 _DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -118,6 +120,15 @@ def _positive(option: str) -> argparse._ActionType:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        # The run has already cleaned up behind itself (keys, processes).
+        print("panicquota simulate: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
     from panicquota import simulation
     from panicquota.simulation._render import progress_bar
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -308,14 +309,63 @@ def test_python_dash_m(scenario_file: Path, tmp_path: Path) -> None:
     assert json.loads(json_path.read_text(encoding="utf-8"))["worker_agreement"] == 1.0
 
 
+class Terminal(io.StringIO):
+    """A text stream that says it is a terminal, so rich draws its live display into it."""
+
+    def isatty(self) -> bool:
+        """Claim to be a terminal."""
+        return True
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
 def test_progress_bar_reports_progress() -> None:
-    """The progress callback drives a bar when enabled and does nothing when not."""
-    stream = io.StringIO()
-    with progress_bar("run", enabled=True, file=stream) as progress:
+    """The enabled bar draws the description and the share done; the disabled one draws nothing."""
+    stream = Terminal()
+    with progress_bar("chronic (simulated)", enabled=True, file=stream) as progress:
         progress(30, 60)
         progress(60, 60)
-    with progress_bar("run", enabled=False) as progress:
+    drawn = ANSI.sub("", stream.getvalue())
+    assert "chronic (simulated)" in drawn
+    assert " 100% " in drawn
+    silent = Terminal()
+    with progress_bar("run", enabled=False, file=silent) as progress:
         assert progress(1, 2) is None
+    assert silent.getvalue() == ""
+
+
+def test_interrupt_is_one_line(
+    scenario_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C during a run prints one line, no traceback, and exits 130."""
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("panicquota.simulation.simulate", interrupted)
+    assert main(["simulate", "--scenario", str(scenario_file)]) == 130
+    assert capsys.readouterr() == ("", "panicquota simulate: interrupted\n")
+
+
+def test_runs_are_identical_across_interpreters(scenario_file: Path, tmp_path: Path) -> None:
+    """Two fresh interpreters with other PYTHONHASHSEED give the same JSON but for wall time."""
+    reports = []
+    for hash_seed in ("0", "4242"):
+        path = tmp_path / f"report-{hash_seed}.json"
+        argv = ["simulate", "--scenario", str(scenario_file), "--quiet", "--json", str(path)]
+        subprocess.run(
+            [sys.executable, "-m", "panicquota", *argv],
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            check=True,
+            timeout=120,
+        )
+        data = json.loads(path.read_text(encoding="utf-8"))
+        assert data["wall_seconds"] > 0
+        for key in ("wall_seconds", "requests_per_wall_second", "decisions_per_wall_second"):
+            del data[key]
+        reports.append(json.dumps(data, indent=2))
+    assert reports[0] == reports[1]
 
 
 @pytest.mark.parametrize(
