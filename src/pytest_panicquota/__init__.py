@@ -59,9 +59,9 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'pytest_panicquota' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+    # Not cached here: a home module imported anew (pytester's in-process runs
+    # drop the modules a run imported) must not meet this module's old classes.
+    return getattr(importlib.import_module(home), name)
 
 
 def __dir__() -> list[str]:
