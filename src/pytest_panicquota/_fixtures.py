@@ -29,6 +29,7 @@ class RedisHandle:
         self.key_prefix = key_prefix
         self.real_url = url
         self._tcp: Any = None
+        self._async: Any = None
         self._thread: threading.Thread | None = None
         if url is None:
             import fakeredis
@@ -42,6 +43,19 @@ class RedisHandle:
     def tracked(self) -> bool:
         """Whether writes are journaled and undone (a real, shared server)."""
         return self.real_url is not None
+
+    def async_client(self) -> Any:
+        """Return an asyncio client of this Redis, made on first use, usable from any loop."""
+        if self._async is None:
+            if self.real_url is None:
+                import fakeredis
+
+                self._async = fakeredis.FakeAsyncRedis(server=self._fake_server)
+            else:
+                from pytest_panicquota._async import tracking_async_client
+
+                self._async = tracking_async_client(self.real_url, self.journal, self.client)
+        return self._async
 
     def url(self) -> str:
         """Return a URL of this Redis, serving the fakeredis over TCP on first use."""

@@ -27,6 +27,7 @@ __all__ = [
     "SharedServerError",
     "tracking_client",
     "tracking_client_class",
+    "written_keys",
 ]
 
 #: Scripts may write any key they are given; their key count is their third word.
@@ -116,7 +117,12 @@ def _escape(prefix: str) -> str:
     return "".join(f"\\{char}" if char in "*?[]\\" else char for char in prefix)
 
 
-def _written_keys(client: Any, args: tuple[Any, ...]) -> list[bytes]:
+def written_keys(client: Any, args: tuple[Any, ...]) -> list[bytes]:
+    """Return the keys the command *args* writes, asking *client*'s server where needed.
+
+    Raises:
+        SharedServerError: the command would erase other people's keys.
+    """
     name = _text(args[0]).upper()
     if name in _REFUSED:
         raise SharedServerError(
@@ -198,11 +204,11 @@ def tracking_client_class() -> type[Any]:
         tracked_by: Any
 
         def pipeline_execute_command(self, *args: Any, **options: Any) -> Any:
-            self.journal.before_write(self.tracked_by, _written_keys(self.tracked_by, args))
+            self.journal.before_write(self.tracked_by, written_keys(self.tracked_by, args))
             return super().pipeline_execute_command(*args, **options)
 
         def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
-            self.journal.before_write(self.tracked_by, _written_keys(self.tracked_by, args))
+            self.journal.before_write(self.tracked_by, written_keys(self.tracked_by, args))
             return super().immediate_execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
     class TrackingRedis(redis.Redis):
@@ -211,7 +217,7 @@ def tracking_client_class() -> type[Any]:
         journal: KeyJournal
 
         def execute_command(self, *args: Any, **options: Any) -> Any:
-            keys = _written_keys(self, args)
+            keys = written_keys(self, args)
             if keys:
                 self.journal.before_write(self, keys)
             return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]

@@ -211,6 +211,38 @@ def panic_breaker(
 
 
 @pytest.fixture
+def panic_async_redis(_panic_redis_handle: RedisHandle) -> Any:
+    """Return an asyncio client of the same Redis as ``panic_redis``.
+
+    A ``fakeredis.FakeAsyncRedis`` on ``panic_redis``'s server by default; on a
+    real server a ``redis.asyncio`` client whose writes are undone after the
+    test like ``panic_redis``'s. Usable from any event loop: a sync test may
+    drive it with ``asyncio.run(...)`` (as often as it likes) or an
+    ``asyncio.Runner``; ``async def`` tests of pytest-asyncio or anyio work too.
+    """
+    return _panic_redis_handle.async_client()
+
+
+@pytest.fixture
+def panic_async_breaker(
+    panic_async_redis: Any, panic_clock: ManualClock, panic_quota: Any, panic_key_prefix: str
+) -> Any:
+    """Return an ``AsyncVIXCircuitBreaker`` wired like ``panic_breaker``, on ``panic_async_redis``.
+
+    Its methods are coroutines; its lock belongs to the first event loop that
+    waits on it, so drive one breaker from one loop (one ``asyncio.run`` or one
+    ``asyncio.Runner``) whenever its calls overlap.
+    """
+    from panicquota.breaker import AsyncVIXCircuitBreaker
+
+    # Not closed after the test: it does not own its client, and its close()
+    # would only drop its listeners.
+    return AsyncVIXCircuitBreaker(
+        panic_async_redis, panic_quota, key_prefix=panic_key_prefix, clock=panic_clock
+    )
+
+
+@pytest.fixture
 def panic_workers(
     _panic_redis_handle: RedisHandle,
     panic_clock: ManualClock,

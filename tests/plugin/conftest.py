@@ -21,3 +21,13 @@ def token(real_redis: Any) -> Iterator[str]:
     keys = list(real_redis.scan_iter(match=f"*:{token}"))
     if keys:
         real_redis.delete(*keys)
+
+
+@pytest.fixture
+def outside_prefix(real_redis: Any) -> Iterator[str]:
+    """Return a prefix for keys that exist before a run; deleted (by SCAN, not FLUSH) after."""
+    prefix = f"panicquota-plugin-test:{uuid.uuid4().hex[:12]}"
+    yield prefix
+    keys = list(real_redis.scan_iter(match=f"{prefix}*"))
+    if keys:
+        real_redis.delete(*keys)

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from .support import REAL_URL
-
-
-@pytest.fixture
-def outside_prefix(real_redis: Any) -> Iterator[str]:
-    """A prefix for keys that exist before a run; deleted (by SCAN, not FLUSH) afterwards."""
-    prefix = f"panicquota-plugin-test:{uuid.uuid4().hex[:12]}"
-    yield prefix
-    keys = list(real_redis.scan_iter(match=f"{prefix}*"))
-    if keys:
-        real_redis.delete(*keys)
-
 
 FAKE_SUITE = """
 import pytest
