@@ -38,6 +38,12 @@ def test_writes_directly_piped_and_scripted(panic_async_redis):
         pipe.set(f"panicquota-plugin-test-async-piped:{{TOKEN}}", 1)
         pipe.hset(f"panicquota-plugin-test-async-hash:{{TOKEN}}", "a", 1)
         await pipe.execute()
+        async with panic_async_redis.pipeline() as watching:
+            await watching.watch(f"panicquota-plugin-test-async-watched:{{TOKEN}}")
+            await watching.set(f"panicquota-plugin-test-async-immediate:{{TOKEN}}", 1)
+            watching.multi()
+            watching.incr(f"panicquota-plugin-test-async-watched:{{TOKEN}}")
+            assert await watching.execute() == [1]
         await panic_async_redis.eval(
             "redis.call('SET', KEYS[1], 1)", 1, f"panicquota-plugin-test-async-script:{{TOKEN}}"
         )

@@ -94,6 +94,12 @@ def test_writes_keys_directly(panic_redis, panic_key_prefix):
     pipe.set("panicquota-plugin-test-piped:{token}", 1).incr(f"{{panic_key_prefix}}:n")
     pipe.execute()
     panic_redis.eval("redis.call('SET', KEYS[1], 1)", 1, "panicquota-plugin-test-scripted:{token}")
+    with panic_redis.pipeline() as watching:
+        watching.watch("panicquota-plugin-test-watched:{token}")
+        watching.set("panicquota-plugin-test-immediate:{token}", 1)  # runs at once: watching
+        watching.multi()
+        watching.incr("panicquota-plugin-test-watched:{token}")
+        watching.execute()
     panic_redis.xgroup_create("panicquota-plugin-test-stream:{token}", "g", mkstream=True)
     panic_redis.execute_command(
         "XGROUP", "CREATE", "panicquota-plugin-test-stream-2:{token}", "g", "$", "MKSTREAM"
