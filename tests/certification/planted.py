@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
-from typing import Any
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, ClassVar
 
-from panicquota import AdaptivePanicQuota, PanicMode
+from panicquota import AdaptivePanicQuota, MatchImportance, PanicMode, Stakes
+from panicquota.stakes import DEFAULT_RULES, context_key
 from panicquota.tiers import MODE_BY_TIER
 
 #: A correct policy with other thresholds, TTLs and keywords than the defaults.
@@ -42,6 +47,10 @@ class OwnPolicy:
                 raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
         if context is not None and not isinstance(context, str | Mapping):
             raise TypeError(f"context must be a mapping, a string or None, got {context!r}")
+        if isinstance(context, Mapping):
+            for key in ("league", "competition", "tournament", "event"):
+                if not isinstance(context.get(key), str | None):
+                    raise TypeError(f"context[{key!r}] must be a string or None, got {context!r}")
         duration = panic_duration_minutes or 0
         tier = bisect_right(self.BOUNDS, duration) + 1 if duration else 0
         ttl = normal_ttl if tier == 0 else min(self.TTLS[tier - 1], normal_ttl)
@@ -54,7 +63,7 @@ class OwnPolicy:
             "thresholds": self.BOUNDS,
             "alert": f"tier {tier} for {duration:.1f} min" if tier >= 3 else None,
         }
-        return ttl, MODE_BY_TIER[tier], meta
+        return ttl, MODE_BY_TIER[tier], MappingProxyType(meta)
 
 
 class OwnPolicyWithMapping(OwnPolicy):
@@ -68,7 +77,8 @@ class OwnPolicyWithMapping(OwnPolicy):
             normal_ttl, panic_duration_minutes, context
         )
         tier2, tier3, tier4 = self.BOUNDS
-        return ttl, mode, {**meta, "thresholds": {"tier2": tier2, "tier3": tier3, "tier4": tier4}}
+        thresholds = {"tier2": tier2, "tier3": tier3, "tier4": tier4}
+        return ttl, mode, MappingProxyType({**meta, "thresholds": thresholds})
 
 
 class Planted:
@@ -79,12 +89,16 @@ class Planted:
 
     def calculate_ttl_strategy(
         self, normal_ttl: Any, panic_duration_minutes: Any, context: Any = None
-    ) -> tuple[Any, Any, dict[str, Any]]:
+    ) -> tuple[Any, Any, Mapping[str, Any]]:
         """Decide with the default policy, then let the subclass spoil the answer."""
         ttl, mode, meta = self.inner.calculate_ttl_strategy(
             normal_ttl, panic_duration_minutes, context
         )
-        return self.spoil(ttl, mode, dict(meta), normal_ttl, panic_duration_minutes, context)
+        ttl, mode, spoiled = self.spoil(
+            ttl, mode, dict(meta), normal_ttl, panic_duration_minutes, context
+        )
+        # Read-only, as the spec asks: a plain dict would fail every policy here.
+        return ttl, mode, MappingProxyType(spoiled) if type(spoiled) is dict else spoiled
 
     def spoil(self, ttl: Any, mode: Any, meta: dict[str, Any], *call: Any) -> Any:
         """Return the answer with the planted defect."""
@@ -251,3 +265,408 @@ NOT_A_POLICY = 42
 def broken_factory() -> AdaptivePanicQuota:
     """Fail to build a policy, as a misconfigured factory would."""
     return AdaptivePanicQuota({"medium": (30, 20, 10)})
+
+
+# Correct policies the suite must certify: odd thresholds, rounding, keywords, caches.
+
+#: Tier 2 starts after 0.00005 minutes: no boundary probe may go to 0 or below.
+TINY_THRESHOLD = AdaptivePanicQuota(thresholds={"low": (0.00005, 1, 2)})
+#: Thresholds so large that 1e-4 minutes below one is the same float.
+HUGE_THRESHOLDS = AdaptivePanicQuota(thresholds={"high": (1e3, 1e6, 1e20)})
+#: Keywords for high stakes only: medium and low have none.
+NO_MEDIUM_KEYWORDS = AdaptivePanicQuota(rules={"high": ["Cup Final", "Derby"], "medium": []})
+
+
+class HalfEvenRounding(Planted):
+    """Rounds the reported duration as numpy does: the decimal tie 123.45 becomes 123.4."""
+
+    def spoil(self, ttl: Any, mode: Any, meta: dict[str, Any], *call: Any) -> Any:
+        """Round half to even on the duration times ten."""
+        if call[1] is not None:
+            meta["panic_duration_minutes"] = round(call[1] * 10) / 10
+        return ttl, mode, meta
+
+
+class HiddenRules:
+    """A correct policy with its own keywords, not exposed: "Ligue 1" is high, "Cup" medium."""
+
+    def __init__(self) -> None:
+        self._policy = AdaptivePanicQuota(
+            rules={"high": ["Ligue 1", "Derby"], "medium": ["Champions League", "Cup"]}
+        )
+
+    def calculate_ttl_strategy(self, normal_ttl: Any, duration: Any, context: Any = None) -> Any:
+        """Decide with the hidden rules."""
+        return self._policy.calculate_ttl_strategy(normal_ttl, duration, context)
+
+
+_DEFAULT = AdaptivePanicQuota()
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _cached_decision(normal_ttl: Any, duration: Any, key: Any) -> Any:
+    if isinstance(key, tuple):
+        key = dict(zip(("league", "competition", "tournament", "event"), key, strict=True))
+    return _DEFAULT.calculate_ttl_strategy(normal_ttl, duration, key)
+
+
+class LruCached:
+    """A correct policy memoising its decisions in a bounded functools.lru_cache."""
+
+    def calculate_ttl_strategy(self, normal_ttl: Any, duration: Any, context: Any = None) -> Any:
+        """Decide through the cache (keyed by type too: True is not 1)."""
+        return _cached_decision(normal_ttl, duration, context_key(context))
+
+
+# Defects the suite used to certify, one planted per policy.
+
+_TEXT_FIELDS = ("league", "competition", "tournament", "event")
+#: A context of each stakes level, to decide as the default policy does for that level.
+_OF_STAKES = {"high_stakes": "UCL", "medium_stakes": "Ligue 1", "low_stakes": None}
+
+
+def _texts(context: Any, fields: tuple[str, ...] = _TEXT_FIELDS) -> list[str]:
+    if isinstance(context, Mapping):
+        return [value for key in fields if isinstance(value := context.get(key), str)]
+    return [context] if isinstance(context, str) else []
+
+
+def _matches(pattern: str, texts: list[str]) -> bool:
+    return any(re.search(pattern, text, re.IGNORECASE) for text in texts)
+
+
+class _Classifier(Planted):
+    """Classifies contexts its own way, then decides as the default policy does for those stakes.
+
+    It exposes the default rules as ``importance``, so the suite knows what to expect.
+    """
+
+    @property
+    def importance(self) -> MatchImportance:
+        """The rules it claims to follow: the default ones."""
+        return self.inner.importance
+
+    def stakes_of(self, context: Any) -> str:
+        """Return the stakes of *context*."""
+        raise NotImplementedError
+
+    def calculate_ttl_strategy(self, normal_ttl: Any, duration: Any, context: Any = None) -> Any:
+        """Reject what the default policy rejects, then decide by its own stakes."""
+        self.inner.calculate_ttl_strategy(normal_ttl, duration, context)
+        stakes = self.stakes_of(context)
+        return super().calculate_ttl_strategy(normal_ttl, duration, _OF_STAKES[stakes])
+
+
+def _by_keyword(texts: list[str], pattern_of: Any) -> str:
+    for stakes in ("high_stakes", "medium_stakes"):
+        if any(_matches(pattern_of(word), texts) for word in DEFAULT_RULES[Stakes(stakes)]):
+            return stakes
+    return "low_stakes"
+
+
+def _whole_words(word: str) -> str:
+    return r"(?<!\w)" + r"\s+".join(map(re.escape, word.split())) + r"(?!\w)"
+
+
+_WITHOUT_SERIE_A = MatchImportance(
+    {**DEFAULT_RULES, Stakes.MEDIUM: [w for w in DEFAULT_RULES[Stakes.MEDIUM] if w != "Serie A"]}
+)
+
+
+class SkipsAKeyword(_Classifier):
+    """Lost "Serie A" from its medium keywords, while exposing the default rules."""
+
+    def stakes_of(self, context: Any) -> str:
+        """Classify without "Serie A"."""
+        return _WITHOUT_SERIE_A.classify(context).value
+
+
+class SubstringMatch(_Classifier):
+    """Matches keywords anywhere, even inside other words ("Ligue 10" is "Ligue 1")."""
+
+    importance = None  # type: ignore[assignment]  # hides its rules
+
+    def stakes_of(self, context: Any) -> str:
+        """Look for each keyword as a substring (any white space between its words)."""
+        return _by_keyword(_texts(context), lambda word: r"\s+".join(map(re.escape, word.split())))
+
+
+class SingleSpaceOnly(_Classifier):
+    """Matches whole words, but only with the keyword's single spaces."""
+
+    def stakes_of(self, context: Any) -> str:
+        """Match the keyword's spaces literally."""
+        return _by_keyword(_texts(context), lambda word: rf"(?<!\w){re.escape(word)}(?!\w)")
+
+
+class ReadsLeagueAndEventOnly(_Classifier):
+    """Reads a mapping's league and event values, not its competition or tournament."""
+
+    def stakes_of(self, context: Any) -> str:
+        """Ignore two of the four fields."""
+        return _by_keyword(_texts(context, ("league", "event")), _whole_words)
+
+
+class FirstFieldWins(_Classifier):
+    """Classifies a mapping by its first value only, whatever the others say."""
+
+    def stakes_of(self, context: Any) -> str:
+        """Stop at the first value."""
+        return _by_keyword(_texts(context)[:1], _whole_words)
+
+
+#: A set: its iteration order changes with PYTHONHASHSEED.
+_LEVELS = {"high_stakes", "medium_stakes", "low_stakes"}
+
+
+class HashOrderPriority(_Classifier):
+    """Returns the first stakes level matched in set order, not the highest."""
+
+    def stakes_of(self, context: Any) -> str:
+        """Try the levels in set order."""
+        for stakes in _LEVELS:
+            words = DEFAULT_RULES[Stakes(stakes)]
+            if any(_matches(_whole_words(word), _texts(context)) for word in words):
+                return stakes
+        return "low_stakes"
+
+
+class CapOffByOne(Planted):
+    """Caps a panic TTL one second below normal_ttl ("a safety margin")."""
+
+    def spoil(self, ttl: Any, mode: Any, meta: dict[str, Any], *call: Any) -> Any:
+        """Serve one second less when the cap applies."""
+        if meta["tier"] > 0 and ttl == call[0]:
+            ttl = meta["ttl"] = max(0, ttl - 1)
+        return ttl, mode, meta
+
+
+class RejectsFloatTTL(Planted):
+    """Accepts whole seconds only as normal_ttl."""
+
+    def calculate_ttl_strategy(self, normal_ttl: Any, duration: Any, context: Any = None) -> Any:
+        """Refuse 45.5 seconds."""
+        if isinstance(normal_ttl, float):
+            raise TypeError(f"normal_ttl must be whole seconds, got {normal_ttl!r}")
+        return super().calculate_ttl_strategy(normal_ttl, duration, context)
+
+
+_WEEK = 7 * 24 * 60
+
+
+class ResetsAfterAWeek(_Tiered):
+    """Takes a panic older than a week for a new one: back to tier 1."""
+
+    def tier_of(self, bounds: tuple[float, ...], duration: float) -> int:
+        """Start over after a week."""
+        return 1 if duration >= _WEEK else bisect_right(bounds, duration) + 1
+
+
+class RampsInTier4(Planted):
+    """Adds a second of TTL per hour spent in tier 4."""
+
+    def spoil(self, ttl: Any, mode: Any, meta: dict[str, Any], *call: Any) -> Any:
+        """Ramp the tier-4 TTL up."""
+        if meta["tier"] == 4:
+            extra = int((call[1] - meta["thresholds"].tier4) // 60)
+            ttl = meta["ttl"] = min(call[0], 60 + extra)
+        return ttl, mode, meta
+
+
+class UnroundedForMappings(Planted):
+    """Reports the raw duration when the context is a mapping."""
+
+    def spoil(self, ttl: Any, mode: Any, meta: dict[str, Any], *call: Any) -> Any:
+        """Skip the rounding for mappings."""
+        if isinstance(call[2], Mapping) and call[1] is not None:
+            meta["panic_duration_minutes"] = call[1]
+        return ttl, mode, meta
+
+
+def _bad_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not 0 <= value < math.inf
+
+
+class ValidatesOnlyWithoutContext(Planted):
+    """Validates its numbers when the context is None; otherwise clamps them."""
+
+    def calculate_ttl_strategy(self, normal_ttl: Any, duration: Any, context: Any = None) -> Any:
+        """Clamp bad numbers when a context is given."""
+        if context is not None:
+            duration = 0 if _bad_number(duration) else duration
+            normal_ttl = 60 if _bad_number(normal_ttl) else normal_ttl
+        return super().calculate_ttl_strategy(normal_ttl, duration, context)
+
+
+class AcceptsBool(Planted):
+    """Takes True for 1 (a second, a minute)."""
+
+    def calculate_ttl_strategy(self, normal_ttl: Any, duration: Any, context: Any = None) -> Any:
+        """Turn bools into ints."""
+        normal_ttl = int(normal_ttl) if type(normal_ttl) is bool else normal_ttl
+        duration = int(duration) if type(duration) is bool else duration
+        return super().calculate_ttl_strategy(normal_ttl, duration, context)
+
+
+class DecodesBytes(Planted):
+    """Decodes a bytes context instead of rejecting it."""
+
+    def calculate_ttl_strategy(self, normal_ttl: Any, duration: Any, context: Any = None) -> Any:
+        """Decode bytes."""
+        if isinstance(context, bytes):
+            context = context.decode()
+        return super().calculate_ttl_strategy(normal_ttl, duration, context)
+
+
+class StringifiesValues(Planted):
+    """Turns a mapping's non-string values into strings instead of rejecting them."""
+
+    def calculate_ttl_strategy(self, normal_ttl: Any, duration: Any, context: Any = None) -> Any:
+        """Stringify the read values."""
+        if isinstance(context, dict):
+            context = {
+                k: v if v is None or isinstance(v, str) else str(v) for k, v in context.items()
+            }
+        return super().calculate_ttl_strategy(normal_ttl, duration, context)
+
+
+class ClassCounter(Planted):
+    """Counts its calls on the class."""
+
+    calls: ClassVar[int] = 0
+
+    def spoil(self, ttl: Any, mode: Any, meta: dict[str, Any], *call: Any) -> Any:
+        """Count."""
+        ClassCounter.calls += 1
+        return ttl, mode, meta
+
+
+class NormalisesInPlace(Planted):
+    """Tidies the white space of the caller's mapping values, in the caller's mapping."""
+
+    def spoil(self, ttl: Any, mode: Any, meta: dict[str, Any], *call: Any) -> Any:
+        """Strip and collapse white space in place."""
+        context = call[2]
+        if isinstance(context, dict):
+            for key, value in context.items():
+                if isinstance(value, str) and value != " ".join(value.split()):
+                    context[key] = " ".join(value.split())
+        return ttl, mode, meta
+
+
+class MutatesNested(Planted):
+    """Marks the nested mappings of the caller's context as classified."""
+
+    def spoil(self, ttl: Any, mode: Any, meta: dict[str, Any], *call: Any) -> Any:
+        """Write into nested values."""
+        context = call[2]
+        if isinstance(context, dict):
+            for value in context.values():
+                if isinstance(value, dict):
+                    value["classified"] = True
+        return ttl, mode, meta
+
+
+class DriftsAfterManyCalls(Planted):
+    """Serves tier-4 TTLs a second short once a hidden counter passes 5,000 calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._calls = 0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The counter is left out of the pickle: purity cannot see it.
+        return (type(self), ())
+
+    def spoil(self, ttl: Any, mode: Any, meta: dict[str, Any], *call: Any) -> Any:
+        """Count, and drift past 5,000."""
+        self._calls += 1
+        if self._calls > 5000 and meta["tier"] == 4:
+            ttl = meta["ttl"] = min(call[0], 59)
+        return ttl, mode, meta
+
+
+class BoundedCache(Planted):
+    """Keeps its first 100 answers in an instance attribute that is part of its pickle."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cache: dict[str, Any] = {}
+
+    def calculate_ttl_strategy(self, normal_ttl: Any, duration: Any, context: Any = None) -> Any:
+        """Answer from the cache, filling it up to 100 answers."""
+        key = repr((type(normal_ttl), normal_ttl, type(duration), duration, context))
+        if key not in self.cache:
+            ttl, mode, meta = super().calculate_ttl_strategy(normal_ttl, duration, context)
+            if len(self.cache) >= 100:
+                return ttl, mode, meta
+            self.cache[key] = (ttl, mode, dict(meta))
+        ttl, mode, meta = self.cache[key]
+        return ttl, mode, MappingProxyType(meta)
+
+
+class UnboundedCache(Planted):
+    """Memoises every answer for ever, in a cache left out of its pickle."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache: dict[str, Any] = {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), ())
+
+    def calculate_ttl_strategy(self, normal_ttl: Any, duration: Any, context: Any = None) -> Any:
+        """Answer from the cache, filling it without end."""
+        key = repr((type(normal_ttl), normal_ttl, type(duration), duration, context))
+        if key not in self._cache:
+            self._cache[key] = super().calculate_ttl_strategy(normal_ttl, duration, context)
+        return self._cache[key]
+
+
+class SlowOnMiss(Planted):
+    """Spends 2 ms on a context it has not seen (a bounded cache hides it on repeats)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: dict[str, bool] = {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), ())
+
+    def spoil(self, ttl: Any, mode: Any, meta: dict[str, Any], *call: Any) -> Any:
+        """Burn time on a miss."""
+        key = repr(call[2])
+        if key not in self._seen:
+            if len(self._seen) >= 4096:
+                self._seen.clear()
+            self._seen[key] = True
+            deadline = time.perf_counter() + 0.002
+            while time.perf_counter() < deadline:
+                pass
+        return ttl, mode, meta
+
+
+class SharedMeta(Planted):
+    """Returns one read-only view of a dict it rewrites on every call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._meta: dict[str, Any] = {}
+
+    def spoil(self, ttl: Any, mode: Any, meta: dict[str, Any], *call: Any) -> Any:
+        """Reuse the one dict."""
+        self._meta.clear()
+        self._meta.update(meta)
+        return ttl, mode, MappingProxyType(self._meta)
+
+
+class _PlainMeta(dict[str, Any]):
+    """A writable dict, which Planted does not wrap."""
+
+
+class WritableMeta(Planted):
+    """Returns its metadata as a plain, writable dict."""
+
+    def spoil(self, ttl: Any, mode: Any, meta: dict[str, Any], *call: Any) -> Any:
+        """Hand out a dict."""
+        return ttl, mode, _PlainMeta(meta)

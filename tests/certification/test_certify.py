@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from panicquota import AdaptivePanicQuota
-from panicquota.certification import Criterion, Settings, certify, load_target
+from panicquota.certification import (
+    Criterion,
+    Settings,
+    certify,
+    load_target,
+    plain,
+    run_fresh,
+)
+from panicquota.cli import main
 from panicquota.errors import InvalidArgumentError, InvalidTypeError
 
 from . import planted
 
 HERE = Path(__file__).parent
-#: Few fresh interpreters: each costs a Python start-up.
-FAST = Settings(seeds=(0, 1), latency_samples=500)
+#: Few fresh interpreters (each costs a Python start-up), a short history phase.
+FAST = Settings(seeds=(0, 1), latency_samples=500, history_seconds=0.5)
 
 
 @pytest.fixture
@@ -33,6 +43,12 @@ def on_path(monkeypatch: pytest.MonkeyPatch) -> str:
         pytest.param("planted:make_reconfigured", id="reconfigured-factory"),
         pytest.param("planted:OwnPolicy", id="own-implementation"),
         pytest.param("planted:OwnPolicyWithMapping", id="own-implementation-mapping-thresholds"),
+        pytest.param("planted:TINY_THRESHOLD", id="tier-2-after-0.00005-minutes"),
+        pytest.param("planted:HUGE_THRESHOLDS", id="tier-4-after-1e20-minutes"),
+        pytest.param("planted:NO_MEDIUM_KEYWORDS", id="no-medium-keywords"),
+        pytest.param("planted:HalfEvenRounding", id="half-even-rounding-of-ties"),
+        pytest.param("planted:HiddenRules", id="other-keywords-not-exposed"),
+        pytest.param("planted:LruCached", id="bounded-lru-cache"),
     ],
 )
 def test_a_correct_policy_passes_every_criterion(on_path: str, target: str) -> None:
@@ -50,16 +66,29 @@ def test_a_correct_policy_passes_every_criterion(on_path: str, target: str) -> N
         pytest.param(
             "Stateful",
             Criterion.STATELESSNESS,
-            "[2]['panic_duration_minutes'] 400.0 != 10000.0); answers must not depend on "
-            "earlier calls",
+            "calculate_ttl_strategy(25, 0.5, None) answered TTL 25 at tier 4 when called in "
+            "order after ",
             id="stateful",
+        ),
+        pytest.param(
+            "DriftsAfterManyCalls",
+            Criterion.STATELESSNESS,
+            "calculate_ttl_strategy(300, 400.0, None) answered TTL 59 at tier 4 when called in "
+            "order after ",
+            id="drifts-after-many-calls",
         ),
         pytest.param(
             "Leaking",
             Criterion.LEAK,
-            "more live objects after 5,000 calls past a 1,000-call warm-up (growing batch "
-            "after batch; the budget is 0); most growth at ",
+            # Live objects or traced bytes, whichever shows first: both grow here.
+            " 20,000 calls past a 10,000-call warm-up (",
             id="leaking",
+        ),
+        pytest.param(
+            "UnboundedCache",
+            Criterion.LEAK,
+            "UnboundedCache.calculate_ttl_strategy ",
+            id="unbounded-cache-of-never-repeated-calls",
         ),
         pytest.param(
             "Slow",
@@ -68,12 +97,39 @@ def test_a_correct_policy_passes_every_criterion(on_path: str, target: str) -> N
             id="slow",
         ),
         pytest.param(
+            "SlowOnMiss",
+            Criterion.LATENCY,
+            "in its best round; the budget is p99 < 1 ms net of the control",
+            id="slow-on-a-cache-miss",
+        ),
+        pytest.param(
             "MutatesContext",
             Criterion.PURITY,
             "Planted.calculate_ttl_strategy(300, None, {'league': 'Champions League'}) changed "
             "its argument 3 (['seen'] was added (True)); calls must leave their arguments "
             "unchanged",
             id="mutates-context",
+        ),
+        pytest.param(
+            "NormalisesInPlace",
+            Criterion.PURITY,
+            "changed its argument 3 (['league']: ' Champions League  ' became 'Champions "
+            "League'); calls must leave their arguments unchanged",
+            id="normalises-the-callers-mapping",
+        ),
+        pytest.param(
+            "MutatesNested",
+            Criterion.PURITY,
+            "changed its argument 3 (['extra']['classified'] was added (True)); calls must "
+            "leave their arguments unchanged",
+            id="mutates-a-nested-value",
+        ),
+        pytest.param(
+            "ClassCounter",
+            Criterion.PURITY,
+            "Planted.calculate_ttl_strategy(60, None, None) changed a class attribute "
+            "(ClassCounter.calls: ",
+            id="class-counter",
         ),
         pytest.param(
             "OffByOne",
@@ -88,10 +144,45 @@ def test_a_correct_policy_passes_every_criterion(on_path: str, target: str) -> N
             id="rounds-before-comparing",
         ),
         pytest.param(
+            "ResetsAfterAWeek",
+            Criterion.CONTRACT,
+            "at 100000.0 minutes (None) the tier is 1, expected 4 for the thresholds "
+            "(15, 45, 90) the policy reports",
+            id="resets-after-a-week",
+        ),
+        pytest.param(
             "TTLAboveNormal",
             Criterion.CONTRACT,
             "calculate_ttl_strategy(10, 45, None): the TTL is 30; it must be within [0, 10]",
             id="ttl-above-normal",
+        ),
+        pytest.param(
+            "CapOffByOne",
+            Criterion.CONTRACT,
+            "at 90 minutes (None, normal_ttl 60) the TTL is 59, expected 60: the tier-4 TTL 60 "
+            "capped at normal_ttl, exactly",
+            id="cap-not-exact",
+        ),
+        pytest.param(
+            "RejectsFloatTTL",
+            Criterion.CONTRACT,
+            "calculate_ttl_strategy(45.5, None, None) raised TypeError: normal_ttl must be "
+            "whole seconds, got 45.5",
+            id="float-ttl-rejected",
+        ),
+        pytest.param(
+            "RampsInTier4",
+            Criterion.CONTRACT,
+            "at 495.0 minutes (None, normal_ttl 1000000000) the TTL is 66 but 60 at 90 minutes, "
+            "both in tier 4; a tier has one TTL however long the panic has lasted",
+            id="ttl-ramps-within-a-tier",
+        ),
+        pytest.param(
+            "UnroundedForMappings",
+            Criterion.CONTRACT,
+            "meta['panic_duration_minutes'] is 0.001 for 0.001 minutes ({'league': 'Champions "
+            "League'}); it must be rounded to 0.1 (a multiple of 0.1 within 0.05, such as 0.0)",
+            id="unrounded-for-mappings",
         ),
         pytest.param(
             "MissingMetadata",
@@ -100,10 +191,64 @@ def test_a_correct_policy_passes_every_criterion(on_path: str, target: str) -> N
             id="missing-metadata",
         ),
         pytest.param(
+            "SharedMeta",
+            Criterion.CONTRACT,
+            "the metadata of calculate_ttl_strategy(60, 35.123456789, {'league': 'Ligue 1'}) "
+            "changed when the policy answered calculate_ttl_strategy(300, 400.0, None) (before "
+            "vs after: ['alert'] None != 'panic tier 4 ",
+            id="metadata-shared-between-calls",
+        ),
+        pytest.param(
+            "WritableMeta",
+            Criterion.CONTRACT,
+            "the metadata of calculate_ttl_strategy(60, 35.123456789, {'league': 'Ligue 1'}) "
+            "accepted meta['tier'] = 99; it must be a read-only mapping",
+            id="metadata-writable",
+        ),
+        pytest.param(
             "LowestStakesWins",
             Criterion.CONTRACT,
-            "the mixed context 'Ligue 1 v Champions League' is 'medium_stakes'",
+            "the context 'Champions League v Ligue 1' is classified 'medium_stakes', expected "
+            "'high_stakes': the highest stakes matched wins",
             id="lowest-stakes-wins",
+        ),
+        pytest.param(
+            "SkipsAKeyword",
+            Criterion.CONTRACT,
+            "the context 'Serie A' is classified 'low_stakes', expected 'medium_stakes': "
+            "'Serie A' is a keyword of medium_stakes (per the keyword rules the policy exposes "
+            "as importance.rules)",
+            id="keyword-lost",
+        ),
+        pytest.param(
+            "SubstringMatch",
+            Criterion.CONTRACT,
+            "the context 'Champions League0' is classified 'high_stakes', expected "
+            "'low_stakes': keywords match whole words only (per its own answers for the "
+            "default keywords, as it exposes no importance.rules)",
+            id="substring-match-with-hidden-rules",
+        ),
+        pytest.param(
+            "SingleSpaceOnly",
+            Criterion.CONTRACT,
+            "the context 'Champions  League' is classified 'low_stakes', expected "
+            "'high_stakes': runs of white space count as one space",
+            id="single-space-only",
+        ),
+        pytest.param(
+            "ReadsLeagueAndEventOnly",
+            Criterion.CONTRACT,
+            "the context {'competition': 'Champions League'} is classified 'low_stakes', "
+            "expected 'high_stakes': a mapping context is read by its 'league', 'competition', "
+            "'tournament' and 'event' values",
+            id="mapping-fields-ignored",
+        ),
+        pytest.param(
+            "FirstFieldWins",
+            Criterion.CONTRACT,
+            "the context {'league': 'Ligue 1', 'event': 'Champions League'} is classified "
+            "'medium_stakes', expected 'high_stakes': the highest stakes matched wins",
+            id="first-mapping-field-wins",
         ),
         pytest.param(
             "EarlyAlert", Criterion.CONTRACT, "at tier 2 meta['alert'] is", id="early-alert"
@@ -114,6 +259,34 @@ def test_a_correct_policy_passes_every_criterion(on_path: str, target: str) -> N
             "calculate_ttl_strategy(60, -1, None) answered (60, <PanicMode.NORMAL: 'NORMAL'>) "
             "instead of raising ValueError",
             id="negative-duration-accepted",
+        ),
+        pytest.param(
+            "ValidatesOnlyWithoutContext",
+            Criterion.BAD_INPUT,
+            "calculate_ttl_strategy(60, -1, '') answered (60, <PanicMode.NORMAL: 'NORMAL'>) "
+            "instead of raising ValueError",
+            id="validates-only-without-context",
+        ),
+        pytest.param(
+            "AcceptsBool",
+            Criterion.BAD_INPUT,
+            "calculate_ttl_strategy(60, True, None) answered (0, <PanicMode.PANIC_FULL: "
+            "'PANIC_FULL'>) instead of raising TypeError",
+            id="bool-accepted",
+        ),
+        pytest.param(
+            "DecodesBytes",
+            Criterion.BAD_INPUT,
+            "calculate_ttl_strategy(60, 10, b'Ligue 1') answered (0, <PanicMode.PANIC_FULL: "
+            "'PANIC_FULL'>) instead of raising TypeError",
+            id="bytes-context-accepted",
+        ),
+        pytest.param(
+            "StringifiesValues",
+            Criterion.BAD_INPUT,
+            "calculate_ttl_strategy(60, 10, {'league': 42}) answered (0, <PanicMode.PANIC_FULL: "
+            "'PANIC_FULL'>) instead of raising TypeError",
+            id="non-string-league-accepted",
         ),
     ],
 )
@@ -173,7 +346,7 @@ def test_the_report_as_json(on_path: str, tmp_path: Path) -> None:
         ("contract", False),
         ("bad_input", True),
     ]
-    assert data["criteria"][1]["figures"] == {"inputs": 14}
+    assert data["criteria"][1]["figures"] == {"inputs": 148}
     assert set(data["versions"]) == {"panicquota", "python", "implementation"}
     assert {"platform", "machine", "cpu_count"} <= set(data["machine"])
 
@@ -235,3 +408,66 @@ def test_load_target_instantiates_a_class(on_path: str) -> None:
     """A class target is instantiated; an object target is returned as is."""
     assert type(load_target("planted:OwnPolicy")).__name__ == "OwnPolicy"
     assert load_target("planted:RECONFIGURED") is load_target("planted:make_reconfigured")
+
+
+def _seed_that_reorders(call: tuple[Any, ...]) -> int:
+    """Return a hash seed under which HashOrderPriority answers *call* unlike this process."""
+    policy = load_target("planted:HashOrderPriority")
+    here = plain(policy.calculate_ttl_strategy(*call))
+    for seed in range(32):
+        (run,) = run_fresh(policy.calculate_ttl_strategy, [(call, {})], seeds=(seed,))
+        if run.results[0] != here:
+            return seed
+    raise AssertionError("no hash seed in 0-31 reorders a set of three strings")
+
+
+def test_a_hash_order_dependent_priority_fails_determinism(on_path: str) -> None:
+    """Mixed contexts are among the probe calls, so a set-ordered priority shows across seeds."""
+    seed = _seed_that_reorders((60, 1.0, "Champions League v Ligue 1"))
+    settings = Settings(seeds=(seed,))
+    report = certify(
+        "planted:HashOrderPriority", criteria=[Criterion.DETERMINISM], settings=settings
+    )
+    (result,) = report.results
+    assert not result.outcome.passed
+    assert " v Ligue 1') answered differently in a fresh interpreter with PYTHONHASHSEED=" in (
+        result.outcome.message
+    )
+    # Which of the two comes first here depends on this process's own hash seed.
+    assert re.search(
+        r"\['stakes'\] '(high|medium)_stakes' != '(medium|high)_stakes'", (result.outcome.message)
+    )
+
+
+def test_a_verdict_does_not_depend_on_the_criteria_run_before(on_path: str) -> None:
+    """A cache that stops filling after 100 answers fails purity alone and in a full run alike."""
+    alone = certify("planted:BoundedCache", criteria=[Criterion.PURITY], settings=FAST)
+    full = certify("planted:BoundedCache", settings=FAST)
+    purity = next(r.outcome for r in full.results if r.criterion is Criterion.PURITY)
+    assert not purity.passed
+    assert purity.message == alone.results[0].outcome.message
+    assert purity.message.startswith(
+        "BoundedCache.calculate_ttl_strategy(60, None, None) changed its instance BoundedCache "
+        "(.cache["
+    )
+    assert [r.criterion for r in full.results if not r.outcome.passed] == [Criterion.PURITY]
+
+
+def test_an_object_target_is_copied_for_each_criterion() -> None:
+    """The object given is never called: each criterion runs on its own pickled copy."""
+    policy = planted.BoundedCache()
+    report = certify(policy, criteria=[Criterion.CONTRACT, Criterion.PURITY], settings=FAST)
+    assert policy.cache == {}
+    assert [r.outcome.passed for r in report.results] == [True, False]
+
+
+def test_the_cli_fails_a_broken_policy_on_a_full_run(
+    on_path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``panicquota certify`` runs every criterion and exits 1 naming the one that failed."""
+    assert main(["certify", "--target", "planted:ResetsAfterAWeek"]) == 1
+    out = capsys.readouterr().out
+    assert "│ contract      │ FAIL    │ at 100000.0 minutes (None) the tier is 1," in out, out
+    for name in ("determinism", "purity", "statelessness", "bad_input"):
+        assert f"│ {name:<13} │ PASS" in out, out
+    assert "FAILED: contract" in out

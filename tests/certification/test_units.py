@@ -90,8 +90,8 @@ def _raises(ttl: Any, mode: Any, meta: Mapping[str, Any]) -> Any:
         ),
         pytest.param(
             lambda ttl, mode, meta: (ttl, mode, {**meta, "panic_duration_minutes": 1.0}),
-            "meta['panic_duration_minutes'] is 1.0 for 35.123456789 minutes; it must be rounded "
-            "to 0.1 (35.1)",
+            "meta['panic_duration_minutes'] is 1.0 for 0 minutes (None); it must be rounded to "
+            "0.1 (a multiple of 0.1 within 0.05, such as 0)",
             id="rounding",
         ),
     ],

@@ -7,6 +7,7 @@ imports pytest. The checks here return an :class:`Outcome`; the plugin's
 
 from __future__ import annotations
 
+from panicquota.certification._bad_input import check_bad_input
 from panicquota.certification._checks import (
     DEFAULT_SEEDS,
     check_deterministic,
@@ -14,13 +15,8 @@ from panicquota.certification._checks import (
     check_no_leak,
     check_pure,
 )
-from panicquota.certification._contract import (
-    check_bad_input,
-    check_contract,
-    check_stateless,
-    probe_calls,
-    sample_contexts,
-)
+from panicquota.certification._contexts import fresh_calls, probe_calls, sample_contexts
+from panicquota.certification._contract import check_contract
 from panicquota.certification._engine import (
     CertificationReport,
     Criterion,
@@ -31,7 +27,8 @@ from panicquota.certification._engine import (
 )
 from panicquota.certification._fresh import Call, reproduce_command, run_fresh
 from panicquota.certification._outcome import Outcome
-from panicquota.certification._state import plain, snapshot
+from panicquota.certification._state import class_state, plain, snapshot
+from panicquota.certification._stateless import check_stateless
 from panicquota.certification._target import load_target
 
 __all__ = [
@@ -50,6 +47,8 @@ __all__ = [
     "check_no_leak",
     "check_pure",
     "check_stateless",
+    "class_state",
+    "fresh_calls",
     "load_target",
     "plain",
     "probe_calls",

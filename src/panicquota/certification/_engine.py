@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import platform
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import chain, cycle
 from pathlib import Path
 from typing import Any
 
+from panicquota.certification._bad_input import check_bad_input
 from panicquota.certification._checks import (
     DEFAULT_SEEDS,
     check_deterministic,
@@ -19,13 +22,11 @@ from panicquota.certification._checks import (
     check_no_leak,
     check_pure,
 )
-from panicquota.certification._contract import (
-    check_bad_input,
-    check_contract,
-    check_stateless,
-    probe_calls,
-)
+from panicquota.certification._contexts import fresh_calls, probe_calls
+from panicquota.certification._contract import check_contract
+from panicquota.certification._fresh import Call
 from panicquota.certification._outcome import Outcome
+from panicquota.certification._stateless import check_stateless
 from panicquota.certification._target import load_target
 
 __all__ = ["CertificationReport", "Criterion", "CriterionResult", "Settings", "certify"]
@@ -45,12 +46,32 @@ class Criterion(StrEnum):
 
 @dataclass(frozen=True)
 class Settings:
-    """The budgets and sample sizes of a certification run."""
+    """The budgets and sample sizes of a certification run.
+
+    Attributes:
+        p99_ms: the latency budget, p99 of one decision in milliseconds.
+        seeds: the ``PYTHONHASHSEED`` of each fresh interpreter.
+        latency_samples: timed calls per latency round.
+        leak_warmup: calls before the leak check measures: caches fill here.
+        leak_batch: calls per measured leak batch (five batches). Every call
+            has new arguments, so a cache keyed on them must be bounded: one
+            that evicts must be full within the warm-up, one that empties
+            itself when full must do so at least twice over the five batches
+            (with the defaults: every 10,000 calls or sooner; the default
+            policy's memo empties every 8,192 contexts), or its filling reads
+            as a leak.
+        history_calls: the most calls with other arguments the statelessness
+            criterion makes before asking its questions again.
+        history_seconds: when it stops making them, for slow policies.
+    """
 
     p99_ms: float = 1.0
     seeds: tuple[int, ...] = DEFAULT_SEEDS
     latency_samples: int = 2000
-    leak_batch: int = 1000
+    leak_warmup: int = 10_000
+    leak_batch: int = 4000
+    history_calls: int = 100_000
+    history_seconds: float = 1.0
 
 
 class _TargetMethod:
@@ -73,37 +94,65 @@ class _TargetMethod:
 def run_criterion(
     criterion: Criterion, policy: Any, spec: str | None, settings: Settings
 ) -> Outcome:
-    """Run one criterion against *policy* (fresh interpreters load it from *spec* if given).
+    """Run one criterion against a fresh copy of *policy* (or of what *spec* loads).
 
-    A check that cannot run (a child interpreter crashed, the policy cannot
-    be pickled) is a failed criterion, not a crashed run.
+    Each criterion gets its own copy, so no verdict depends on which criteria
+    ran before. Fresh interpreters load the policy from *spec* if given. A
+    check that cannot run (a child interpreter crashed, the policy cannot be
+    pickled) is a failed criterion, not a crashed run.
     """
     try:
-        return _run(criterion, policy, spec, settings)
+        return _run(criterion, fresh_copy(policy, spec), spec, settings)
     except Exception as error:  # reported in the row, whatever it is
         return Outcome(False, f"the check itself failed: {type(error).__name__}: {error}")
 
 
+def fresh_copy(policy: Any, spec: str | None) -> Any:
+    """Return a copy of the policy nobody has called yet.
+
+    A spec is loaded again (a class or a factory builds a new instance) and
+    the result copied through a pickle round trip; a policy that does not
+    pickle is returned as it is.
+    """
+    original = load_target(spec) if spec is not None else policy
+    try:
+        return pickle.loads(pickle.dumps(original, protocol=pickle.HIGHEST_PROTOCOL))
+    except Exception:  # any object may refuse pickling in its own way
+        return original
+
+
 def _run(criterion: Criterion, policy: Any, spec: str | None, settings: Settings) -> Outcome:
-    calls = probe_calls(policy)
     decide = policy.calculate_ttl_strategy
     if criterion is Criterion.CONTRACT:
         return check_contract(policy)
+    if criterion is Criterion.BAD_INPUT:
+        return check_bad_input(policy)
+    if criterion is Criterion.LATENCY:
+        return check_latency(
+            decide, fresh_calls(policy), p99_ms=settings.p99_ms, samples=settings.latency_samples
+        )
+    if criterion is Criterion.LEAK:
+        return check_no_leak(
+            decide, fresh_calls(policy), warmup=settings.leak_warmup, batch=settings.leak_batch
+        )
+    calls = probe_calls(policy)
     if criterion is Criterion.DETERMINISM:
         fn = _TargetMethod(spec, policy) if spec is not None else decide
         return check_deterministic(fn, calls, repeats=2, seeds=settings.seeds)
     if criterion is Criterion.PURITY:
         return check_pure(decide, calls, instance=policy)
-    if criterion is Criterion.STATELESSNESS:
-        fresh = load_target(spec) if spec is not None else None
-        return check_stateless(policy, calls, fresh=fresh if fresh is not policy else None)
-    if criterion is Criterion.BAD_INPUT:
-        return check_bad_input(policy)
-    if criterion is Criterion.LATENCY:
-        return check_latency(
-            decide, calls, p99_ms=settings.p99_ms, samples=settings.latency_samples
-        )
-    return check_no_leak(decide, calls, warmup=max(1000, 4 * len(calls)), batch=settings.leak_batch)
+    return check_stateless(
+        policy,
+        calls,
+        history=_interleaved(fresh_calls(policy), calls),
+        max_calls=settings.history_calls,
+        max_seconds=settings.history_seconds,
+    )
+
+
+def _interleaved(fresh: Iterator[Call], calls: Sequence[Call]) -> Iterator[Call]:
+    """Alternate never-seen calls with the probe calls: cache misses and hits in turn."""
+    return chain.from_iterable(zip(fresh, cycle(calls)))
 
 
 @dataclass(frozen=True)

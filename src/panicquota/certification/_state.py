@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 import pickle
+import types
 from collections.abc import Mapping, Set
 from typing import Any
 
-__all__ = ["brief", "describe_change", "difference", "plain", "snapshot"]
+__all__ = ["brief", "class_state", "describe_change", "difference", "plain", "snapshot"]
 
 _SCALARS = (type(None), bool, int, float, complex, bytes)
 
@@ -48,11 +49,40 @@ def snapshot(value: Any) -> Any:
         return ("walk", _walk(value, set()))
 
 
-def describe_change(before: Any, after: Any) -> str:
-    """Return where two snapshots taken by :func:`snapshot` differ, as a short phrase."""
+def describe_change(before: Any, after: Any, name: str = "") -> str:
+    """Return where two snapshots taken by :func:`snapshot` differ, as a short phrase.
+
+    *name* starts the phrase (``Class.counter: 0 became 2``); without it the
+    phrase names the path inside the value (``.seen['x'] was added (1)``).
+    """
     old, new = _restore(before), _restore(after)
-    path = _first_difference(old, new, "")
-    return path or "its state"
+    path = _first_difference(old, new, name)
+    return path or name or "its state"
+
+
+def class_state(obj: object) -> dict[str, Any]:
+    """Return the data attributes of *obj*'s classes, as ``{"Class.name": value}``.
+
+    Every class of its MRO but ``object`` and built-in types counts. Left out:
+    dunder names, callables (methods, nested classes), descriptors (properties,
+    slots, class and static methods) and modules; what remains is data shared
+    by every instance, such as counters and caches kept on the class.
+    """
+    state: dict[str, Any] = {}
+    for cls in type(obj).__mro__:
+        if cls is object or cls.__module__ == "builtins":
+            continue
+        for name, value in vars(cls).items():
+            if (
+                (name.startswith("__") and name.endswith("__"))
+                or name == "_abc_impl"  # the ABC machinery's own registry cache
+                or callable(value)
+                or hasattr(type(value), "__get__")
+                or isinstance(value, types.ModuleType)
+            ):
+                continue
+            state.setdefault(f"{cls.__qualname__}.{name}", value)
+    return state
 
 
 def _restore(snap: Any) -> Any:
@@ -110,9 +140,15 @@ def _step(key: str) -> str:
     return key if key.startswith(".") else f"[{key}]"
 
 
-def difference(expected: Any, got: Any) -> str:
-    """Return where two :func:`plain` forms differ: ``[2]['alert'] 'a' != 'b'``."""
-    return ", ".join(_differences(expected, got, ""))
+def difference(expected: Any, got: Any, limit: int | None = None) -> str:
+    """Return where two :func:`plain` forms differ: ``[2]['alert'] 'a' != 'b'``.
+
+    With *limit*, only the first *limit* differences are named, then how many more.
+    """
+    found = _differences(expected, got, "")
+    if limit is not None and len(found) > limit:
+        found = [*found[:limit], f"{len(found) - limit} more"]
+    return ", ".join(found)
 
 
 def _differences(expected: Any, got: Any, path: str) -> list[str]:
