@@ -177,25 +177,34 @@ class AdaptivePanicQuota:
         return (ttl, mode, meta)
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, AdaptivePanicQuota):
+        # A subclass may decide differently: equal only to its own kind.
+        if type(other) is not type(self):
             return NotImplemented
+        assert isinstance(other, AdaptivePanicQuota)
         return (
             dict(self._thresholds) == dict(other._thresholds)
             and self._ttls == other._ttls
             and self._importance == other._importance
+            and getattr(self, "__dict__", None) == getattr(other, "__dict__", None)
         )
 
     def __hash__(self) -> int:
         return hash((tuple(self._thresholds.items()), self._ttls, self._importance))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (dict(self._thresholds), self._ttls, self._importance))
+        # The configuration, not the derived tables and memo; the class itself,
+        # so a subclass comes back as a subclass, with its own attributes.
+        return (
+            _rebuild,
+            (type(self), dict(self._thresholds), self._ttls, self._importance),
+            getattr(self, "__dict__", None) or None,
+        )
 
     def __repr__(self) -> str:
         thresholds = {s.value: tuple(t) for s, t in self._thresholds.items()}
         ttls = tuple(self._ttls.as_dict().values())
         rules = {s.value: list(k) for s, k in self._importance.rules.items()}
-        return f"AdaptivePanicQuota(thresholds={thresholds!r}, ttls={ttls!r}, rules={rules!r})"
+        return f"{type(self).__name__}(thresholds={thresholds!r}, ttls={ttls!r}, rules={rules!r})"
 
 
 #: Per stakes: the minutes at which tiers 2-4 start, a (ttl, mode, profile) row
@@ -216,6 +225,12 @@ def _stakes_table(stakes: Stakes, bounds: Thresholds, ttls: TierTTLs) -> _Stakes
 
 
 def _rebuild(
-    thresholds: dict[Stakes, Thresholds], ttls: TierTTLs, importance: MatchImportance
+    cls: type[AdaptivePanicQuota],
+    thresholds: dict[Stakes, Thresholds],
+    ttls: TierTTLs,
+    importance: MatchImportance,
 ) -> AdaptivePanicQuota:
-    return AdaptivePanicQuota(thresholds, ttls, importance=importance)
+    # Not cls(...): a subclass's __init__ may take other arguments.
+    policy = cls.__new__(cls)
+    AdaptivePanicQuota.__init__(policy, thresholds, ttls, importance=importance)
+    return policy

@@ -670,3 +670,17 @@ class WritableMeta(Planted):
     def spoil(self, ttl: Any, mode: Any, meta: dict[str, Any], *call: Any) -> Any:
         """Hand out a dict."""
         return ttl, mode, _PlainMeta(meta)
+
+
+class SubclassStrictlyAfter(AdaptivePanicQuota):
+    """A subclass of the default policy whose tiers start just after their thresholds."""
+
+    def calculate_ttl_strategy(self, normal_ttl: Any, duration: Any, context: Any = None) -> Any:
+        """Move whole-minute durations a hair earlier."""
+        if type(duration) in (int, float) and duration > 0 and float(duration).is_integer():
+            duration -= 1e-9
+        return super().calculate_ttl_strategy(normal_ttl, duration, context)
+
+
+#: The object form of the same defect: copied by pickle for each criterion.
+SUBCLASS_STRICTLY_AFTER = SubclassStrictlyAfter()

@@ -471,3 +471,14 @@ def test_the_cli_fails_a_broken_policy_on_a_full_run(
     for name in ("determinism", "purity", "statelessness", "bad_input"):
         assert f"│ {name:<13} │ PASS" in out, out
     assert "FAILED: contract" in out
+
+
+@pytest.mark.parametrize(
+    "target", ["planted:SubclassStrictlyAfter", "planted:SUBCLASS_STRICTLY_AFTER"]
+)
+def test_a_broken_subclass_of_the_default_policy_fails(on_path: str, target: str) -> None:
+    """The copy each criterion runs on is the subclass itself, not its default parent."""
+    report = certify(target, criteria=[Criterion.CONTRACT], settings=FAST)
+    [result] = report.results
+    assert not result.outcome.passed
+    assert result.outcome.message.startswith("at 15 minutes (None) the tier is 1, expected 2")

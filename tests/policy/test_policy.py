@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import pickle
+from typing import Any
 
 import pytest
 
@@ -273,6 +274,33 @@ def test_policies_pickle_and_compare_by_value() -> None:
     assert quota != AdaptivePanicQuota()
     assert quota != "policy"
     assert "Final" in repr(quota)
+
+
+class StrictlyAfter(AdaptivePanicQuota):
+    """A subclass that decides differently and carries its own attribute."""
+
+    def __init__(self, margin: float) -> None:
+        super().__init__()
+        self.margin = margin
+
+    def calculate_ttl_strategy(
+        self, normal_ttl: float, panic_duration_minutes: float | None, context: Any = None
+    ) -> Any:
+        minutes = panic_duration_minutes
+        if minutes:
+            minutes = max(minutes - self.margin, 1e-9)
+        return super().calculate_ttl_strategy(normal_ttl, minutes, context)
+
+
+def test_a_subclass_pickles_as_itself() -> None:
+    """A subclass comes back from pickle and copies as the subclass, its attributes intact."""
+    quota = StrictlyAfter(margin=1e-9)
+    for clone in (pickle.loads(pickle.dumps(quota)), copy.deepcopy(quota), copy.copy(quota)):
+        assert (type(clone), clone.margin, clone) == (StrictlyAfter, 1e-9, quota)
+        assert clone.calculate_ttl_strategy(60, 15)[2]["tier"] == 1
+    assert quota != AdaptivePanicQuota()
+    assert quota != StrictlyAfter(margin=5)
+    assert repr(quota).startswith("StrictlyAfter(thresholds=")
 
 
 def test_panic_mode_values_equal_names() -> None:
