@@ -15,9 +15,8 @@ from panicquota.certification import (
     check_pure,
 )
 from panicquota.certification._checks import name_of
-from panicquota.certification._state import difference
+from panicquota.certification._state import difference, plain
 from panicquota.errors import InvalidArgumentError
-from pytest_panicquota._forms import Comparing, comparable
 
 __all__ = [
     "assert_deterministic",
@@ -115,11 +114,7 @@ def assert_deterministic(
         InvalidArgumentError: both *args* and *calls*, or an empty *calls*.
     """
     __tracebackhide__ = True
-    # Results are compared by value: objects by their class and attributes
-    # (not their repr, which holds an address), NaN equal to NaN.
-    outcome = check_deterministic(
-        Comparing(fn), _calls(args, kwargs, calls), repeats=repeats, seeds=seeds
-    )
+    outcome = check_deterministic(fn, _calls(args, kwargs, calls), repeats=repeats, seeds=seeds)
     _verdict(outcome)
 
 
@@ -248,7 +243,7 @@ def assert_workers_agree(results: Sequence[Any]) -> None:
     __tracebackhide__ = True
     if not results:
         raise AssertionError("no worker results to compare; panic_workers returned nothing")
-    forms = [comparable(result) for result in results]
+    forms = [plain(result) for result in results]
     differing = [index for index, form in enumerate(forms) if form != forms[0]]
     if differing:
         diffs = "; ".join(

@@ -28,12 +28,20 @@ from panicquota.certification._state import (
     snapshot,
 )
 
+try:
+    import resource
+
+    _RUSAGE_THREAD: int | None = resource.RUSAGE_THREAD
+except (ImportError, AttributeError):  # not Linux: no per-thread count
+    _RUSAGE_THREAD = None
+
 __all__ = [
     "DEFAULT_SEEDS",
     "check_deterministic",
     "check_latency",
     "check_no_leak",
     "check_pure",
+    "involuntary_switches",
 ]
 
 #: Hash seeds of the fresh interpreters: fixed, so a failure reproduces.
@@ -345,12 +353,23 @@ def _top_growth(first: tracemalloc.Snapshot, last: tracemalloc.Snapshot) -> str:
 
 
 def _control(*args: Any, **kwargs: Any) -> None:
-    """Do nothing: the call the latency check subtracts as the machine's floor."""
+    """Do nothing: the call whose median the latency check subtracts (the timing's cost)."""
 
 
 def _percentile(sorted_ns: list[int], q: float) -> float:
     index = min(len(sorted_ns) - 1, max(0, math.ceil(q * len(sorted_ns)) - 1))
     return sorted_ns[index] / 1e6
+
+
+def involuntary_switches() -> int:
+    """Return how often the scheduler has taken the CPU from this thread (0 if unknown).
+
+    Linux counts it per thread (``RUSAGE_THREAD``); elsewhere the latency
+    check cannot tell preemption from a slow call and keeps every sample.
+    """
+    if _RUSAGE_THREAD is None:
+        return 0
+    return int(resource.getrusage(_RUSAGE_THREAD).ru_nivcsw)
 
 
 def check_latency(
@@ -362,14 +381,20 @@ def check_latency(
     warmup: int = 100,
     rounds: int = 3,
     clock: Callable[[], int] = time.perf_counter_ns,
+    preemptions: Callable[[], int] = involuntary_switches,
 ) -> Outcome:
     """Check the 99th percentile of one call's latency against a budget.
 
-    Each sample times the callable and, right before it, an empty call with
-    the same arguments (the control); the verdict uses the callable's p99
-    minus the control's p99, and the best of *rounds* rounds, so a noisy
-    machine that slows both does not flip it. A round stops early once more
-    than 1% of its samples are over budget.
+    A shared CI machine takes the CPU away from the test now and then, for
+    milliseconds: counted in, that noise would fail any budget near 1 ms.
+    So a sample during which the scheduler preempted the thread (an
+    involuntary context switch, counted by the kernel) is discarded and taken
+    again; a call that sleeps or waits on I/O gives the CPU up voluntarily and
+    is measured in full. Each sample also times an empty call with the same
+    arguments right before (the control): the verdict is the call's p99 minus
+    the control's median, the timing's own cost. The best of *rounds* rounds
+    is kept; a round stops early once more than 1% of its samples are over
+    budget.
 
     Args:
         fn: the callable.
@@ -381,6 +406,7 @@ def check_latency(
         warmup: untimed calls first.
         rounds: rounds to run at most; the best one is kept.
         clock: a nanosecond timer (monotonic: latencies stay in this process).
+        preemptions: a counter of this thread's involuntary context switches.
     """
     name = name_of(fn)
     _run_batch(fn, calls, warmup)
@@ -389,37 +415,54 @@ def check_latency(
     for _ in range(rounds):
         own: list[int] = []
         control: list[int] = []
-        over = 0
-        for args, kwargs in _feed(calls, samples):
+        over = preempted = 0
+        # Up to four tries per sample: a machine preempting more often than
+        # that gives fewer samples, and the figures say how many.
+        for args, kwargs in _feed(calls, samples * 4):
+            switches = preemptions()
             start = clock()
             _control(*args, **kwargs)
             middle = clock()
             with contextlib.suppress(Exception):
                 fn(*args, **kwargs)
             end = clock()
+            if preemptions() != switches:
+                preempted += 1
+                continue
             control.append(middle - start)
             own.append(end - middle)
             over += end - middle > budget_ns
-            if over > samples // 100:
+            if over > samples // 100 or len(own) == samples:
                 break
+        if not own:
+            continue
         own.sort()
         control.sort()
         figures = {
             "p50_ms": _percentile(own, 0.50),
             "p99_ms": _percentile(own, 0.99),
             "max_ms": own[-1] / 1e6,
-            "control_p99_ms": _percentile(control, 0.99),
+            "control_p50_ms": _percentile(control, 0.50),
             "samples": len(own),
+            "preempted_samples": preempted,
         }
-        figures["net_p99_ms"] = max(0.0, figures["p99_ms"] - figures["control_p99_ms"])
+        figures["net_p99_ms"] = max(0.0, figures["p99_ms"] - figures["control_p50_ms"])
         if best is None or figures["net_p99_ms"] < best["net_p99_ms"]:
             best = figures
         if best["net_p99_ms"] < p99_ms:
             break
-    assert best is not None
+    if best is None:
+        return Outcome(
+            False,
+            f"{name} could not be timed: the scheduler preempted every one of "
+            f"{samples * 4 * rounds} samples; the machine is too busy to judge a p99 "
+            f"budget of {p99_ms:g} ms",
+            {"budget_p99_ms": p99_ms, "samples": 0},
+        )
     shown = (
-        f"p99 {best['p99_ms']:.4f} ms (p50 {best['p50_ms']:.4f} ms, control p99 "
-        f"{best['control_p99_ms']:.4f} ms, {int(best['samples'])} samples after {warmup} warm-up)"
+        f"p99 {best['p99_ms']:.4f} ms (p50 {best['p50_ms']:.4f} ms, control median "
+        f"{best['control_p50_ms']:.4f} ms, {int(best['samples'])} samples after {warmup} "
+        f"warm-up, {int(best['preempted_samples'])} preempted ones retaken)"
     )
     figures = {**best, "budget_p99_ms": p99_ms}
     if best["net_p99_ms"] >= p99_ms:

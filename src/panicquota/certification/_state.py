@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import cmath
 import enum
+import math
 import pickle
 import types
 from collections.abc import Mapping, Set
@@ -11,29 +13,86 @@ from typing import Any
 __all__ = ["brief", "class_state", "describe_change", "difference", "plain", "snapshot"]
 
 _SCALARS = (type(None), bool, int, float, complex, bytes)
+#: What any NaN becomes: NaN equals nothing, not even itself.
+NAN = ("float", "nan")
+#: Shown by their qualified name: code, not values.
+_REFERENCES = (
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.ModuleType,
+    type,
+)
+#: Deeper than this, an object is shown by its class alone: results are values, not graphs.
+_MAX_DEPTH = 20
 
 
 def plain(value: Any) -> Any:
     """Return *value* as nested built-ins that compare by value in any process.
 
     Mappings become sorted item tuples, sequences tuples, sets frozensets, str
-    enums their value, other objects their public state or their ``repr``.
+    and int enums their value, any NaN one marker (NaN equals nothing), a
+    function, class or module its qualified name, and any other object its
+    class and attributes (``__dict__`` and ``__slots__``), recursively, or its
+    ``repr`` when it has no attributes but a ``repr`` of its own. Not the
+    default ``repr``: it holds a memory address, so equal answers would differ.
     """
+    return _form(value, frozenset(), 0)
+
+
+def _form(value: Any, seen: frozenset[int], depth: int) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return NAN
+    if isinstance(value, complex) and cmath.isnan(value):
+        return ("complex", repr(value))
     if isinstance(value, _SCALARS):
         return value
     if isinstance(value, enum.Enum):
         return value.value if isinstance(value, str | int) else repr(value)
     if isinstance(value, str):
         return str(value)
+    if isinstance(value, _REFERENCES):
+        return ("ref", f"{getattr(value, '__module__', '?')}.{_qualname(value)}")
+    if id(value) in seen or depth > _MAX_DEPTH:
+        return ("ref", _class_name(value))
+    seen, depth = seen | {id(value)}, depth + 1
     if isinstance(value, Mapping):
-        return ("mapping", tuple(sorted((repr(plain(k)), plain(v)) for k, v in value.items())))
+        items = ((repr(_form(k, seen, depth)), _form(v, seen, depth)) for k, v in value.items())
+        return ("mapping", tuple(sorted(items, key=lambda item: item[0])))
     if isinstance(value, Set):
-        return frozenset(plain(item) for item in value)
-    if isinstance(value, list | tuple):
-        return tuple(plain(item) for item in value)
-    if hasattr(value, "__iter__") and hasattr(value, "__len__"):
-        return tuple(plain(item) for item in value)
-    return repr(value)
+        return frozenset(_form(item, seen, depth) for item in value)
+    if isinstance(value, list | tuple) or (
+        hasattr(value, "__iter__") and hasattr(value, "__len__")
+    ):
+        return tuple(_form(item, seen, depth) for item in value)
+    state = _attributes(value)
+    if not state and _has_own_repr(type(value)):
+        return repr(value)
+    fields = [(f".{name}", _form(attribute, seen, depth)) for name, attribute in state.items()]
+    return ("mapping", (("<class>", type(value).__qualname__), *sorted(fields)))
+
+
+def _attributes(value: Any) -> dict[str, Any]:
+    state = dict(getattr(value, "__dict__", {}))
+    for cls in type(value).__mro__:
+        slots = getattr(cls, "__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and hasattr(value, name):
+                state.setdefault(name, getattr(value, name))
+    return state
+
+
+def _has_own_repr(cls: type) -> bool:
+    return any("__repr__" in vars(base) for base in cls.__mro__ if base is not object)
+
+
+def _qualname(value: Any) -> str:
+    return str(getattr(value, "__qualname__", None) or getattr(value, "__name__", "?"))
+
+
+def _class_name(value: Any) -> str:
+    cls = type(value)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def snapshot(value: Any) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from panicquota import PanicMode
-from pytest_panicquota._forms import NAN, comparable
+from panicquota.certification._state import NAN, plain
 
 
 class Slotted:
@@ -51,14 +51,14 @@ class Node:
 )
 def test_forms(value: Any, form: Any) -> None:
     """Built-ins keep plain()'s form; NaN, objects, references get forms that compare by value."""
-    assert comparable(value) == form
+    assert plain(value) == form
 
 
 def test_a_cycle_ends_at_the_repeated_object() -> None:
     """An object that refers to itself is shown by its class where it repeats."""
     node = Node()
     node.next = node
-    assert comparable(node) == (
+    assert plain(node) == (
         "mapping",
         (("<class>", "Node"), (".next", ("ref", f"{__name__}.Node"))),
     )
@@ -68,5 +68,5 @@ def test_equal_objects_compare_equal_and_unequal_ones_do_not() -> None:
     """Two objects with the same class and attributes are equal; another attribute is not."""
     first, second = ([Slotted(1), {"a": Slotted(2)}] for _ in range(2))
     assert first is not second
-    assert comparable(first) == comparable(second)
-    assert comparable(Slotted(1)) != comparable(Slotted(2))
+    assert plain(first) == plain(second)
+    assert plain(Slotted(1)) != plain(Slotted(2))
