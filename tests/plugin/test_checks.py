@@ -188,6 +188,41 @@ def test_pure_names_the_changed_instance() -> None:
     )
 
 
+def test_pure_names_a_changed_closure_variable() -> None:
+    """A closure that keeps a cache in a captured dict is impure like an instance would be."""
+    cache: dict[str, int] = {}
+
+    def remember(key: str) -> int:
+        return cache.setdefault(key, len(cache))
+
+    with pytest.raises(AssertionError) as raised:
+        assert_pure(remember, "x")
+    assert str(raised.value) == (
+        "remember('x') changed a variable it closes over (cache['x'] was added (0)); calls "
+        "must leave captured state unchanged"
+    )
+
+
+class Reassigning:
+    """Deletes and sets an attribute again to the same value: its pickle moves, not its state."""
+
+    def __init__(self) -> None:
+        self.first = 1
+        self.second = 2
+
+    def calculate_ttl_strategy(self, normal_ttl: float, duration: Any, context: Any) -> float:
+        """Shuffle the attribute order, then answer."""
+        first = self.first
+        del self.first
+        self.first = first
+        return normal_ttl
+
+
+def test_pure_ignores_an_attribute_set_again_to_the_same_value() -> None:
+    """Equal state in another order is the same state."""
+    assert_pure(Reassigning(), 60, 5.0, None)
+
+
 def test_calls_take_the_keyword_arguments_too() -> None:
     """``kwargs=`` applies to every call of ``calls=``: here, the changed argument is found."""
 

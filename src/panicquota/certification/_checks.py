@@ -142,6 +142,7 @@ def check_pure(
         owner = None
     owner_before = snapshot(owner) if owner is not None else None
     class_before = _class_snapshot(owner)
+    cells_before = _cells_snapshot(fn)
     for call in calls:
         args, kwargs = call
         shown = _show(call)
@@ -152,23 +153,30 @@ def check_pure(
             f"argument {k!r}" for k in kwargs
         ]
         for label, old, value in zip(labels, before, (*args, *kwargs.values()), strict=True):
-            new = snapshot(value)
-            if new != old:
+            change = describe_change(old, snapshot(value))
+            if change is not None:
                 return Outcome(
                     False,
-                    f"{name}({shown}) changed its {label} ({describe_change(old, new)}); "
+                    f"{name}({shown}) changed its {label} ({change}); "
                     "calls must leave their arguments unchanged",
                     {"changed": label, "differing_call": shown},
                 )
+        change = _cells_change(cells_before, _cells_snapshot(fn))
+        if change is not None:
+            return Outcome(
+                False,
+                f"{name}({shown}) changed a variable it closes over ({change}); calls must "
+                "leave captured state unchanged",
+                {"changed": "closure", "differing_call": shown},
+            )
         if owner is None:
             continue
-        owner_after = snapshot(owner)
-        if owner_after != owner_before:
+        change = describe_change(owner_before, snapshot(owner))
+        if change is not None:
             return Outcome(
                 False,
                 f"{name}({shown}) changed its instance {type(owner).__name__} "
-                f"({describe_change(owner_before, owner_after)}); calls must leave it "
-                "unchanged",
+                f"({change}); calls must leave it unchanged",
                 {"changed": "instance", "differing_call": shown},
             )
         change = _class_change(class_before, _class_snapshot(owner))
@@ -199,8 +207,34 @@ def _class_change(before: dict[str, Any], after: dict[str, Any]) -> str | None:
             return f"{key} was deleted"
         if key not in before:
             return f"{key} was added"
-        if after[key] != before[key]:
-            return describe_change(before[key], after[key], key)
+        change = describe_change(before[key], after[key], key)
+        if change is not None:
+            return change
+    return None
+
+
+def _cells_snapshot(fn: Callable[..., Any]) -> dict[str, Any]:
+    """Snapshot the variables a closure captured (a counter, a cache): state like any other."""
+    closure = getattr(fn, "__closure__", None)
+    code = getattr(fn, "__code__", None)
+    if not closure or code is None:
+        return {}
+    snap: dict[str, Any] = {}
+    for variable, cell in zip(code.co_freevars, closure, strict=True):
+        try:
+            snap[variable] = snapshot(cell.cell_contents)
+        except ValueError:  # an empty cell: the variable is not bound yet
+            continue
+    return snap
+
+
+def _cells_change(before: dict[str, Any], after: dict[str, Any]) -> str | None:
+    for variable in [*before, *(v for v in after if v not in before)]:
+        if variable not in before or variable not in after:
+            return f"{variable!r} was {'bound' if variable in after else 'unbound'}"
+        change = describe_change(before[variable], after[variable], variable)
+        if change is not None:
+            return change
     return None
 
 

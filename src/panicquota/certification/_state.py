@@ -108,15 +108,17 @@ def snapshot(value: Any) -> Any:
         return ("walk", _walk(value, set()))
 
 
-def describe_change(before: Any, after: Any, name: str = "") -> str:
-    """Return where two snapshots taken by :func:`snapshot` differ, as a short phrase.
+def describe_change(before: Any, after: Any, name: str = "") -> str | None:
+    """Return where two snapshots taken by :func:`snapshot` differ, or None if they do not.
 
     *name* starts the phrase (``Class.counter: 0 became 2``); without it the
     phrase names the path inside the value (``.seen['x'] was added (1)``).
+    Pickles that differ only in their bytes (an attribute deleted and set
+    again to the same value moves in the pickle) are not a change.
     """
-    old, new = _restore(before), _restore(after)
-    path = _first_difference(old, new, name)
-    return path or name or "its state"
+    if before == after:
+        return None
+    return _first_difference(_restore(before), _restore(after), name)
 
 
 def class_state(obj: object) -> dict[str, Any]:
