@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from panicquota.errors import PanicquotaError
+from panicquota.simulation._real import DEFAULT_MAX_SPEED, DEFAULT_MIN_WALL_SECONDS
 from panicquota.simulation._scenario import MAX_WORKERS
 
 #: Exit status when workers disagreed: a bug, never a tuning matter.
@@ -82,9 +83,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     real.add_argument(
         "--wall-seconds",
         type=_positive("--wall-seconds"),
-        default=10.0,
         metavar="SECONDS",
-        help="how long a --real run lasts in wall time (default: 10)",
+        help=(
+            "how long a --real run lasts in wall time (default: the scenario at "
+            f"{DEFAULT_MAX_SPEED:g} simulated seconds per wall second, at least "
+            f"{DEFAULT_MIN_WALL_SECONDS:g} s)"
+        ),
     )
     parser.set_defaults(func=_simulate)
 
@@ -147,12 +151,25 @@ def _run(args: argparse.Namespace) -> int:
     show_progress = not args.quiet and sys.stderr.isatty()
     mode = "real processes" if args.real else "simulated"
     with (
-        _quiet_breaker_logs(),
+        _run_logging(),
         progress_bar(f"{scenario.name} ({mode})", enabled=show_progress) as progress,
     ):
         if args.real:
+
+            def announce(base: str) -> None:
+                if not args.quiet:
+                    print(
+                        f"panicquota simulate: {scenario.workers} processes against {args.redis}, "
+                        f"keys under {base}:* (deleted at the end)",
+                        file=sys.stderr,
+                    )
+
             report = simulation.simulate_real(
-                scenario, redis_url=args.redis, wall_seconds=args.wall_seconds, progress=progress
+                scenario,
+                redis_url=args.redis,
+                wall_seconds=args.wall_seconds,
+                progress=progress,
+                on_start=announce,
             )
         else:
             report = simulation.simulate(scenario, progress=progress)
@@ -181,13 +198,23 @@ def _write(path: str, text: str) -> None:
 
 
 @contextlib.contextmanager
-def _quiet_breaker_logs() -> Iterator[None]:
+def _run_logging() -> Iterator[None]:
+    """Silence the breaker's logs and show the simulator's warnings on stderr, for the run."""
     # The breaker logs every trip, tier change and reset; the report already
     # shows them, and thousands of lines would bury the table.
-    logger = logging.getLogger("panicquota.breaker")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    breaker = logging.getLogger("panicquota.breaker")
+    level = breaker.level
+    breaker.setLevel(logging.ERROR)
+    # The simulator logs what the report cannot carry (a cleanup that failed
+    # on the way out of an error): the library keeps its logs to itself, the
+    # command line shows them.
+    simulator = logging.getLogger("panicquota.simulation")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("panicquota simulate: %(levelname)s: %(message)s"))
+    simulator.addHandler(handler)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        simulator.removeHandler(handler)
+        breaker.setLevel(level)

@@ -2,27 +2,77 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import os
 import queue
+import signal
+import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
+from panicquota.cli import main
 from panicquota.simulation import Scenario, simulate_real
+from panicquota.simulation import _real as real
+from panicquota.simulation._agreement import StartChange, agreement
 from panicquota.simulation._real import (
+    CHECKED_SHARE_LIMIT,
     DEFAULT_REDIS_URL,
+    FEEDER_LAG_LIMIT,
     RealModeError,
     _collect,
     _delete_keys,
-    _startup_failure,
-    agreement,
+    _delete_keys_or_log,
+    _warnings,
+    default_wall_seconds,
 )
+from panicquota.simulation._real_worker import WorkerResult
+
+from . import planted
+
+ROOT = Path(__file__).parents[2]
+
+#: A scenario whose panic starts at once and lasts: keys exist from the first second.
+LONG_PANIC = """
+name = "long-panic"
+duration_minutes = 8
+workers = 2
+rps = 4
+normal_ttl = 20
+
+[volatility]
+points = [[0, 40], [8, 40]]
+
+[[contexts]]
+league = "Ligue 1"
+share = 1
+"""
+
+
+@pytest.fixture
+def importable_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let spawned workers import the planted factories by name, however pytest was started."""
+    monkeypatch.syspath_prepend(str(ROOT))
+
+
+def run_keys(client: redis.Redis, base: str) -> list[bytes]:
+    """Return the keys under the run's base."""
+    return list(client.scan_iter(match=f"{base}:*", count=1000))
 
 
 def test_real_mode_agrees_and_cleans_up(fast_scenario: Scenario, real_redis: redis.Redis) -> None:
-    """Two processes decide many times per second, agree, and leave no key behind."""
+    """Two processes decide many times per second, agree, measure their lag, leave no key."""
     scenario = fast_scenario.with_overrides(workers=2)
-    report = simulate_real(scenario, wall_seconds=2.0)
+    announced: list[str] = []
+    report = simulate_real(scenario, wall_seconds=2.0, on_start=announced.append)
     assert report.worker_agreement == 1.0
     assert report.decision_points > 0
     assert report.decisions > 10 * report.decision_points  # the hot loop ran
@@ -31,7 +81,68 @@ def test_real_mode_agrees_and_cleans_up(fast_scenario: Scenario, real_redis: red
     assert report.redis_url == DEFAULT_REDIS_URL
     assert report.key_prefix is not None
     base = report.key_prefix.removesuffix(":vix:panic")
-    assert list(real_redis.scan_iter(match=f"{base}*")) == []
+    assert announced == [base]
+    assert run_keys(real_redis, base) == []
+    assert report.compression == pytest.approx(scenario.duration_seconds / 2.0)
+    assert report.feeder_max_lag_seconds is not None
+    assert report.feeder_change_lag_seconds is not None
+    assert 0 <= report.feeder_change_lag_seconds <= report.feeder_max_lag_seconds
+    assert report.worker_checked_shares is not None
+    assert len(report.worker_checked_shares) == 2
+    assert all(0 < share <= 1 for share in report.worker_checked_shares)
+    data = report.as_dict()
+    assert data["worker_checked_share"] == list(report.worker_checked_shares)
+    assert data["feeder_max_lag_seconds"] == report.feeder_max_lag_seconds
+    assert data["disagreement_count"] == 0
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [planted.worker_1_on_another_prefix, planted.worker_1_ninety_seconds_ahead],
+    ids=["another-prefix", "shifted-clock"],
+)
+def test_an_inconsistent_worker_is_caught(
+    fast_scenario: Scenario,
+    real_redis: redis.Redis,
+    importable_tests: None,
+    factory: Callable[..., Any],
+) -> None:
+    """A real worker that reads another start, or decides at another instant, is a disagreement."""
+    scenario = fast_scenario.with_overrides(workers=2)
+    report = simulate_real(scenario, wall_seconds=2.0, breaker_factory=factory)
+    assert report.worker_agreement < 1.0
+    # Far more than the few seconds around the trip and the reset: the whole panic.
+    assert report.decision_points - report.agreeing_points > 60
+    first = report.disagreements[0]
+    assert first.decisions[0] != first.decisions[1]
+    assert report.key_prefix is not None
+    assert run_keys(real_redis, report.key_prefix.removesuffix(":vix:panic")) == []
+
+
+def test_an_inconsistent_worker_fails_the_command(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    real_redis: redis.Redis,
+    importable_tests: None,
+) -> None:
+    """simulate --real exits 1 when a worker disagrees, and says how often."""
+    from panicquota import simulation
+
+    path = tmp_path / "long.toml"
+    path.write_text(LONG_PANIC, encoding="utf-8")
+    original = simulation.simulate_real
+
+    def planted_run(*args: Any, **kwargs: Any) -> Any:
+        return original(*args, breaker_factory=planted.worker_1_on_another_prefix, **kwargs)
+
+    monkeypatch.setattr(simulation, "simulate_real", planted_run)
+    argv = ["simulate", "--scenario", str(path), "--real", "--wall-seconds", "1.5"]
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    assert "worker agreement: " in out
+    assert " disagreements in " in out
+    assert "workers disagreed on " in err
 
 
 def test_unreachable_redis() -> None:
@@ -42,32 +153,176 @@ def test_unreachable_redis() -> None:
         )
 
 
-def test_agreement_compares_same_instant_and_start(fast_scenario: Scenario) -> None:
-    """Checkpoints disagree only at the same second, context and stored start."""
-    start = 1_767_225_660.0
-    steady = [(0, ((20, "NORMAL", None),) * 3), (61, ((0, "PANIC_FULL", start),) * 3)]
-    late = [(0, ((20, "NORMAL", None),) * 3), (61, ((20, "NORMAL", None),) * 3)]
-    points, agreeing, disagreements = agreement(fast_scenario, [steady, late])
-    assert (points, agreeing, disagreements) == (9, 9, ())  # a stale snapshot is no bug
-    wrong = [(0, ((20, "NORMAL", None),) * 3), (61, ((5, "PANIC_PARTIAL", start),) * 3)]
-    points, agreeing, disagreements = agreement(fast_scenario, [steady, wrong])
-    assert (points, agreeing) == (6, 3)
-    assert disagreements[0].second == 61
-    assert disagreements[0].decisions == ((0, "PANIC_FULL", 1), (5, "PANIC_PARTIAL", 2))
-
-
-def test_a_worker_failing_at_start_is_reported() -> None:
-    """A worker that dies before the start gate surfaces with its traceback."""
-    results: queue.Queue[tuple[int, str]] = queue.Queue()
-    results.put((3, "Traceback ...\nConnectionError: boom\n"))
-    error = _startup_failure(results)
-    assert str(error) == "worker 3 failed:\nTraceback ...\nConnectionError: boom\n"
-
-
 def test_bad_url() -> None:
     """A URL redis-py cannot parse is named as such."""
     with pytest.raises(RealModeError, match=r"^not a Redis URL: 'http://x' "):
         simulate_real(Scenario("x", "", 10, volatility=((0, 1),)), redis_url="http://x")
+
+
+def test_bad_wall_seconds() -> None:
+    """A wall time that is not a positive finite number is refused before anything starts."""
+    with pytest.raises(RealModeError, match=r"^wall_seconds must be a finite number > 0, got 0$"):
+        simulate_real(Scenario("x", "", 10, volatility=((0, 1),)), wall_seconds=0)
+
+
+def test_default_wall_time_caps_the_compression(fast_scenario: Scenario) -> None:
+    """By default a long scenario gets the wall time that keeps 600 simulated s per wall s."""
+    assert default_wall_seconds(fast_scenario) == 10.0
+    eight_hours = replace(fast_scenario, duration_seconds=8 * 3600)
+    assert default_wall_seconds(eight_hours) == 48.0
+
+
+START = 1_767_225_660.0  # the start the feeder wrote at simulated second 60
+WALL0 = 1_000.0  # the wall time of simulated second 0, at 1 simulated second per wall second
+TRIP = StartChange(60, issued_at=1_060.2, written_at=1_060.3, start=START)
+NORMAL = (20, 0, None)
+FULL = (0, 1, START)
+
+
+def judge(*workers: list[Any], changes: tuple[StartChange, ...] = (TRIP,)) -> Any:
+    """Judge the checkpoints of the given workers on the fast scenario (three contexts)."""
+    from panicquota.simulation import scenario_from_mapping
+
+    from .conftest import FAST
+
+    return agreement(
+        scenario_from_mapping(FAST),
+        workers,
+        changes,
+        wall0=WALL0,
+        speed=1.0,
+        max_staleness=0.5,
+    )
+
+
+def test_agreement_counts_identical_checkpoints() -> None:
+    """Workers that decided the same from the same start agree, context by context."""
+    steady = [(0, 1_000.1, (NORMAL,) * 3), (61, 1_061.1, (FULL,) * 3)]
+    verdict = judge(steady, list(steady))
+    assert (verdict.points, verdict.agreeing, verdict.excused) == (6, 6, 0)
+
+
+def test_a_read_around_the_trip_is_excused() -> None:
+    """One worker read before the trip reached Redis, one after: excused, not a disagreement."""
+    before = [(60, 1_060.25, (NORMAL,) * 3)]  # decided while the trip was being written
+    after = [(60, 1_060.9, (FULL,) * 3)]
+    verdict = judge(before, after)
+    assert (verdict.points, verdict.agreeing, verdict.excused) == (3, 3, 3)
+
+
+def test_an_old_start_long_after_the_trip_is_a_disagreement() -> None:
+    """Reading no panic a second after the trip was written is not staleness: it is a bug."""
+    steady = [(61, 1_061.1, (FULL,) * 3)]
+    blind = [(61, 1_061.2, (NORMAL,) * 3)]  # another prefix, or a broken read
+    verdict = judge(steady, blind)
+    assert (verdict.points, verdict.agreeing, verdict.excused) == (3, 0, 0)
+    assert verdict.disagreements[0].second == 61
+    assert verdict.disagreements[0].decisions == ((0, "PANIC_FULL", 1), (20, "NORMAL", 0))
+
+
+def test_a_start_never_written_is_a_disagreement() -> None:
+    """A start the feeder never wrote is caught even right at a change."""
+    shifted = [(60, 1_060.9, ((0, 1, START + 90),) * 3)]
+    verdict = judge([(60, 1_060.9, (FULL,) * 3)], shifted)
+    assert (verdict.agreeing, verdict.excused) == (0, 0)
+
+
+def test_the_same_start_must_give_the_same_decision() -> None:
+    """Two workers with one start and one instant deciding differently always disagree."""
+    partial = [(60, 1_060.9, ((5, 2, START),) * 3)]
+    reading_before = [(60, 1_060.25, (NORMAL,) * 3)]
+    verdict = judge([(60, 1_060.9, (FULL,) * 3)], partial, reading_before)
+    assert (verdict.agreeing, verdict.excused) == (0, 0)
+    assert len(verdict.disagreements) == 3
+
+
+def test_disagreements_kept_are_capped_but_counted() -> None:
+    """Past twenty, disagreements are counted but not kept."""
+    steady = [(second, 1_000.0 + second + 0.1, (NORMAL,) * 3) for second in range(30)]
+    wrong = [(second, 1_000.0 + second + 0.1, ((1, 0, None),) * 3) for second in range(30)]
+    verdict = judge(steady, wrong, changes=())
+    assert verdict.points - verdict.agreeing == 90
+    assert len(verdict.disagreements) == 20
+
+
+def test_warnings_past_the_limits() -> None:
+    """A late trip or reset, or workers checking too few seconds, make the report warn."""
+    assert _warnings(FEEDER_LAG_LIMIT, [CHECKED_SHARE_LIMIT, 1.0]) == ()
+    lag, checked = _warnings(27.4, [0.46, 0.93])
+    assert lag.startswith("the feeder wrote a trip or reset up to 27 simulated seconds late ")
+    assert checked.startswith("the workers checked only 46% to 93% of the simulated seconds ")
+    assert "--wall-seconds" in lag
+    assert "--wall-seconds" in checked
+
+
+def test_a_worker_failing_at_start_is_reported(
+    fast_scenario: Scenario, real_redis: redis.Redis, importable_tests: None
+) -> None:
+    """A worker that fails before the start surfaces with its traceback; no key is left."""
+    announced: list[str] = []
+    with pytest.raises(RealModeError) as excinfo:
+        simulate_real(
+            fast_scenario.with_overrides(workers=2),
+            wall_seconds=1.0,
+            breaker_factory=planted.worker_1_fails,
+            on_start=announced.append,
+        )
+    message = str(excinfo.value)
+    assert message.startswith("worker 1 failed:\nTraceback (most recent call last):\n")
+    assert message.endswith("RuntimeError: planted: worker 1 cannot build its breaker\n")
+    assert run_keys(real_redis, announced[0]) == []
+
+
+def test_a_failed_cleanup_does_not_hide_the_failure(
+    fast_scenario: Scenario,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    importable_tests: None,
+) -> None:
+    """When Redis fails in the cleanup too, the run's own error is raised and the rest logged."""
+    monkeypatch.setattr(real, "_delete_keys", _lost_connection)
+    with pytest.raises(RealModeError, match=r"^worker 1 failed:"):
+        simulate_real(
+            fast_scenario.with_overrides(workers=2),
+            wall_seconds=1.0,
+            breaker_factory=planted.worker_1_fails,
+        )
+    (record,) = [r for r in caplog.records if r.name == "panicquota.simulation"]
+    assert record.levelno == logging.ERROR
+    assert "could not delete the run's keys panicquota:sim:" in record.getMessage()
+    assert "(Connection lost); they expire within " in record.getMessage()
+
+
+def _lost_connection(admin: Any, base: str) -> None:
+    raise redis.ConnectionError("Connection lost")
+
+
+def test_a_failed_cleanup_after_a_good_run_is_a_warning(real_redis: redis.Redis) -> None:
+    """A cleanup that fails after a good run is returned as a warning (and logged), not raised."""
+
+    class Unreachable:
+        def scan_iter(self, **kwargs: Any) -> Iterator[bytes]:
+            raise redis.ConnectionError("Connection refused")
+
+    message = _delete_keys_or_log(Unreachable(), "panicquota:sim:x", "redis://h", 420)
+    assert message == (
+        "could not delete the run's keys panicquota:sim:x:* on redis://h (Connection refused); "
+        "they expire within 420 s"
+    )
+
+
+@dataclass
+class FakeControl:
+    """The one part of the workers' control that collecting reads."""
+
+    results: Any
+
+
+@dataclass
+class FakeProcess:
+    """A process as collecting sees it."""
+
+    exitcode: int | None = None
 
 
 def test_a_failed_worker_is_reported_with_its_traceback() -> None:
@@ -75,15 +330,26 @@ def test_a_failed_worker_is_reported_with_its_traceback() -> None:
     results: queue.Queue[object] = queue.Queue()
     results.put((1, "Traceback ...\nRuntimeError: boom\n"))
     with pytest.raises(RealModeError) as excinfo:
-        _collect(results, [object(), object()], timeout=1)
+        _collect(FakeControl(results), [FakeProcess(), FakeProcess()], timeout=1)
     assert str(excinfo.value) == "worker 1 failed:\nTraceback ...\nRuntimeError: boom\n"
 
 
 def test_silent_workers_time_out() -> None:
     """Workers that never report make the run fail, saying how many did."""
+    results: queue.Queue[object] = queue.Queue()
+    results.put(WorkerResult(0, 0.0, 0, 0, []))
     with pytest.raises(RealModeError) as excinfo:
-        _collect(queue.Queue(), [object(), object()], timeout=0.2)
-    assert str(excinfo.value) == "only 0 of 2 workers reported within 0.2 s"
+        _collect(FakeControl(results), [FakeProcess(), FakeProcess()], timeout=0.3)
+    assert str(excinfo.value) == "only 1 of 2 workers reported within 0.3 s"
+
+
+def test_a_worker_that_died_is_reported_at_once() -> None:
+    """A worker that exited without reporting fails the run without waiting for the timeout."""
+    started = time.monotonic()
+    with pytest.raises(RealModeError) as excinfo:
+        _collect(FakeControl(queue.Queue()), [FakeProcess(), FakeProcess(-9)], timeout=60)
+    assert str(excinfo.value) == "worker 1 exited with status -9 without reporting"
+    assert time.monotonic() - started < 5
 
 
 def test_only_the_run_keys_are_deleted(real_redis: redis.Redis) -> None:
@@ -93,7 +359,123 @@ def test_only_the_run_keys_are_deleted(real_redis: redis.Redis) -> None:
     real_redis.mset({f"{base}:key:{i}": i for i in range(1200)} | {neighbour: 1})
     try:
         _delete_keys(real_redis, base)
-        assert list(real_redis.scan_iter(match=f"{base}:*")) == []
+        assert run_keys(real_redis, base) == []
         assert real_redis.get(neighbour) == b"1"
     finally:
         real_redis.delete(neighbour)
+
+
+# -- a real command, stopped from outside -------------------------------------
+
+
+def children(pid: int) -> set[int]:
+    """Return the processes whose parent is *pid* (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Return whether *pid* runs (a zombie waiting to be reaped does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll *condition* until it holds; fail naming *what* after *timeout* seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout:g} s")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def long_run(tmp_path: Path, real_redis: redis.Redis) -> Iterator[Callable[..., Any]]:
+    """Start `simulate --real` on a long panic; return (process, key base, worker pids)."""
+    path = tmp_path / "long.toml"
+    path.write_text(LONG_PANIC, encoding="utf-8")
+    started: list[tuple[subprocess.Popen[str], str]] = []
+
+    def start(**popen: Any) -> tuple[subprocess.Popen[str], str, set[int]]:
+        argv = ["simulate", "--scenario", str(path), "--real", "--wall-seconds", "60"]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "panicquota", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            **popen,
+        )
+        assert process.stderr is not None
+        announce = process.stderr.readline()
+        assert announce.startswith("panicquota simulate: 2 processes against redis://"), announce
+        base = announce.split("keys under ")[1].split(":*")[0]
+        started.append((process, base))
+        wait_until(lambda: bool(run_keys(real_redis, base)), 30, "the panic reaching Redis")
+        workers = children(process.pid)
+        assert len(workers) >= 2  # the workers, and multiprocessing's resource tracker
+        return process, base, workers
+
+    yield start
+    for process, base in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+        for key in run_keys(real_redis, base):  # a failed test must not leak either
+            real_redis.delete(key)
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "last_line"),
+    [
+        pytest.param(signal.SIGTERM, 143, None, id="SIGTERM"),
+        pytest.param(signal.SIGINT, 130, "panicquota simulate: interrupted", id="Ctrl-C"),
+    ],
+)
+def test_a_stopped_run_leaves_no_key_and_no_process(
+    long_run: Callable[..., Any],
+    real_redis: redis.Redis,
+    signum: int,
+    code: int,
+    last_line: str | None,
+) -> None:
+    """SIGTERM, or Ctrl-C to the whole process group, stops the run cleanly and quietly."""
+    process, base, workers = long_run(start_new_session=True)
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signum)  # what a terminal does: every process of the group
+    else:
+        process.send_signal(signum)
+    out, err = process.communicate(timeout=60)
+    assert out == ""
+    assert process.returncode == code
+    assert "Traceback" not in err
+    assert err.splitlines()[-1:] == ([] if last_line is None else [last_line])
+    assert run_keys(real_redis, base) == []
+    wait_until(lambda: not any(map(alive, workers)), 10, "every worker exiting")
+
+
+def test_workers_outlive_no_killed_parent_and_keys_expire(
+    long_run: Callable[..., Any], real_redis: redis.Redis
+) -> None:
+    """After SIGKILL of the parent the workers exit by themselves and every key expires."""
+    process, base, workers = long_run()
+    backstop = math.ceil(60 + real._STARTUP_SECONDS + real._BACKSTOP_MARGIN_SECONDS)
+
+    def every_key_expires() -> bool:
+        ttls = [real_redis.ttl(key) for key in run_keys(real_redis, base)]
+        return bool(ttls) and all(0 < ttl <= backstop for ttl in ttls)
+
+    wait_until(every_key_expires, 10, "the backstop expiry on every key")
+    process.kill()
+    process.communicate(timeout=30)
+    wait_until(lambda: not any(map(alive, workers)), 10, "every worker exiting")
+    assert every_key_expires()

@@ -4,97 +4,147 @@ Simulated time is compressed through the breakers' injected clock: at wall
 time ``w`` every process's clock reads ``SIMULATION_EPOCH + floor((w - w0) *
 speed)``, a whole simulated second shared by all processes (the wall clock
 is, the per-process monotonic clock is not). The parent process feeds the
-volatility readings; each worker decides every context once per simulated
-second it sees (a *checkpoint*, recorded) and, in between, calls ``get_ttl``
-as fast as it can (counted).
+volatility readings (the *feeder*); each worker (:mod:`._real_worker`)
+decides every context once per simulated second it sees (a *checkpoint*,
+recorded) and, in between, calls ``get_ttl`` as fast as it can (counted: the
+decisions per second against a real Redis are what this mode measures).
 
-Agreement is checked as the specification defines it: checkpoints at the same
-instant made from the same stored start must be identical. (A worker whose
-snapshot is up to ``max_staleness`` old may still see the previous start for a
-moment: that is the staleness bound, not a disagreement.)
+Real processes on a real machine fall behind: the feeder may write a reading
+late, a descheduled worker skips seconds. Both are measured and reported
+(``feeder_max_lag_seconds``, ``worker_checked_shares``), with a warning past
+:data:`FEEDER_LAG_LIMIT` or below :data:`CHECKED_SHARE_LIMIT`; by default the
+compression is capped at :data:`DEFAULT_MAX_SPEED` so that the run stays
+faithful. Agreement is judged by :mod:`._agreement`.
+
+The run cleans up behind itself whatever happens: SIGTERM and Ctrl-C stop
+the workers and delete the run's keys; workers exit when their parent dies;
+and every key of the run carries an expiry as a backstop should the parent
+be killed outright.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import multiprocessing
 import queue
+import signal
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Final
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from types import FrameType
+from typing import Any, Final, NoReturn
 
 from panicquota.decision import Decision
 from panicquota.errors import PanicquotaError
 from panicquota.policy import AdaptivePanicQuota
 from panicquota.simulation._accounting import Accounting
-from panicquota.simulation._engine import SIMULATION_EPOCH, SIMULATION_MAX_STALENESS
-from panicquota.simulation._report import Disagreement, SimulationMode, SimulationReport
-from panicquota.simulation._scenario import BreakerSettings, Scenario
+from panicquota.simulation._agreement import Decided, StartChange, agreement
+from panicquota.simulation._engine import (
+    SIMULATION_EPOCH,
+    SIMULATION_MAX_STALENESS,
+    BreakerFactory,
+)
+from panicquota.simulation._real_worker import (
+    WorkerControl,
+    WorkerResult,
+    WorkerSpec,
+    worker_main,
+)
+from panicquota.simulation._report import SimulationMode, SimulationReport
+from panicquota.simulation._scenario import Scenario
 from panicquota.stakes import Context
-from panicquota.tiers import MODE_BY_TIER, PanicMode
+from panicquota.tiers import MODE_BY_TIER
 
-__all__ = ["DEFAULT_REDIS_URL", "RealModeError", "simulate_real"]
+__all__ = [
+    "CHECKED_SHARE_LIMIT",
+    "DEFAULT_MAX_SPEED",
+    "DEFAULT_REDIS_URL",
+    "FEEDER_LAG_LIMIT",
+    "RealModeError",
+    "default_wall_seconds",
+    "simulate_real",
+]
+
+logger = logging.getLogger("panicquota.simulation")
 
 DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
+#: The most simulated seconds per wall second a run plays unless told otherwise.
+DEFAULT_MAX_SPEED: Final = 600.0
+#: The shortest default run, in wall seconds (enough to measure a decision rate).
+DEFAULT_MIN_WALL_SECONDS: Final = 10.0
+#: Past this many simulated seconds of feeder lag at a trip or reset, the
+#: report warns (1% of the shortest default tier, 15 minutes, is 9 s).
+FEEDER_LAG_LIMIT: Final = 10.0
+#: Below this share of simulated seconds checked by a worker, the report warns.
+CHECKED_SHARE_LIMIT: Final = 0.9
 
-#: get_ttl calls per context between two looks at the wall clock.
-_BATCH: Final = 64
-_TIER_OF: Final = {mode: tier for tier, mode in enumerate(MODE_BY_TIER)}
-
-#: One checkpoint: per context, ``(ttl, mode, panic_start_ts)``.
-_Record = tuple[tuple[float, PanicMode, float | None], ...]
+#: The feeder is the only writer of the panic state, so its snapshot never
+#: goes stale: it reads Redis once a simulated minute instead of every second.
+_FEEDER_MAX_STALENESS: Final = 60.0
+#: The run's keys expire this long after the run should have ended.
+_BACKSTOP_MARGIN_SECONDS: Final = 300.0
+#: How often the feeder puts the backstop expiry on keys the workers created.
+_SWEEP_SECONDS: Final = 2.0
+#: How long the workers get to connect and build their breakers.
+_STARTUP_SECONDS: Final = 60.0
 
 
 class RealModeError(PanicquotaError, RuntimeError):
     """The real mode could not run (Redis unreachable, a worker failed)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _WorkerSpec:
-    index: int
-    redis_url: str
-    key_prefix: str
-    policy: dict[str, Any]
-    settings: BreakerSettings
-    contexts: tuple[Context, ...]
-    normal_ttl: float
-    steps: int
-    speed: float
-    #: The parent's level for the breaker's logger (a spawned process starts unconfigured).
-    log_level: int
+@dataclass(slots=True)
+class _Feed:
+    """What the feeder did."""
+
+    transitions: int = 0
+    changes: list[StartChange] = field(default_factory=list)
+    #: How far behind the scenario it wrote a reading, in simulated seconds.
+    max_lag: float = 0.0
+    #: How far behind the scenario a change of start reached Redis, in simulated seconds.
+    change_lag: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class _WorkerResult:
-    index: int
-    #: Wall time (epoch seconds) at which the worker made its last decision.
-    finished_at: float
-    decisions: int
-    transitions: int
-    checkpoints: list[tuple[int, _Record]]
+def default_wall_seconds(scenario: Scenario) -> float:
+    """Return the wall time of a run of *scenario* that is not told how long to take.
+
+    At least :data:`DEFAULT_MIN_WALL_SECONDS`, and long enough that the
+    compression stays at or below :data:`DEFAULT_MAX_SPEED`.
+    """
+    return max(DEFAULT_MIN_WALL_SECONDS, scenario.duration_seconds / DEFAULT_MAX_SPEED)
 
 
 def simulate_real(
     scenario: Scenario,
     *,
     redis_url: str = DEFAULT_REDIS_URL,
-    wall_seconds: float = 10.0,
+    wall_seconds: float | None = None,
     progress: Callable[[int, int], object] | None = None,
+    breaker_factory: BreakerFactory | None = None,
+    on_start: Callable[[str], object] | None = None,
 ) -> SimulationReport:
     """Play *scenario* on ``scenario.workers`` real processes against the Redis at *redis_url*.
 
-    Every key lives under a prefix unique to the run and is deleted at the
-    end; nothing else on the server is touched.
+    Every key lives under a prefix unique to the run, carries an expiry as a
+    backstop and is deleted at the end (SIGTERM and Ctrl-C included; SIGTERM
+    raises ``SystemExit(143)`` during the run); nothing else on the server is
+    touched.
 
     Args:
         scenario: what to play.
         redis_url: the Redis server.
-        wall_seconds: how long the compressed run lasts in wall time.
+        wall_seconds: how long the compressed run lasts in wall time
+            (default: :func:`default_wall_seconds`).
         progress: called as ``progress(done_seconds, total_seconds)``.
+        breaker_factory: builds each worker's breaker, in the worker process
+            (a module-level function, so that it pickles; default: the real
+            ``VIXCircuitBreaker``).
+        on_start: called with the prefix of the run's keys before the workers
+            start (to tell an operator which keys are the run's).
 
     Returns:
         The report; ``decisions`` counts every ``get_ttl`` call the workers made.
@@ -104,6 +154,9 @@ def simulate_real(
     """
     import redis
 
+    wall_seconds = default_wall_seconds(scenario) if wall_seconds is None else wall_seconds
+    if not 0 < wall_seconds < math.inf:
+        raise RealModeError(f"wall_seconds must be a finite number > 0, got {wall_seconds!r}")
     try:
         admin = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
     except ValueError as error:
@@ -119,8 +172,9 @@ def simulate_real(
     key_prefix = f"{base}:vix:panic"
     steps = scenario.duration_seconds
     speed = steps / wall_seconds
+    backstop = math.ceil(wall_seconds + _STARTUP_SECONDS + _BACKSTOP_MARGIN_SECONDS)
     specs = [
-        _WorkerSpec(
+        WorkerSpec(
             index,
             redis_url,
             key_prefix,
@@ -131,208 +185,341 @@ def simulate_real(
             steps,
             speed,
             logging.getLogger("panicquota.breaker").getEffectiveLevel(),
+            breaker_factory,
         )
         for index in range(scenario.workers)
     ]
     context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-    start_gate = context.Barrier(scenario.workers + 1)
-    wall0 = context.Value("d", 0.0)
-    results: Any = context.Queue()
+    control = WorkerControl(
+        ready=context.Value("i", 0),
+        go=context.Event(),
+        wall0=context.Value("d", 0.0),
+        stop=context.RawValue("b", 0),
+        collected=context.Event(),
+        results=context.Queue(),
+    )
     processes = [
-        context.Process(target=_worker_main, args=(spec, start_gate, wall0, results), daemon=True)
-        for spec in specs
+        context.Process(target=worker_main, args=(spec, control), daemon=True) for spec in specs
     ]
-    try:
-        for process in processes:
-            process.start()
+    if on_start is not None:
+        on_start(base)
+    cleanup_failure: str | None = None
+    feeder: _Feeder | None = None
+    with _sigterm_exits():
         try:
-            start_gate.wait(timeout=60)  # every worker connected and built its breaker
-            wall0.value = time.time() + 0.05
-            start_gate.wait(timeout=60)
-        except threading.BrokenBarrierError:
-            raise _startup_failure(results) from None
-        fed_transitions = _feed(scenario, redis_url, key_prefix, wall0.value, speed, progress)
-        collected = _collect(results, processes, timeout=wall_seconds + 60)
-        # The decisions were made between the start and the last worker's
-        # end; shipping the checkpoints back afterwards is not part of it.
-        wall = max(result.finished_at for result in collected) - wall0.value
-    finally:
-        for process in processes:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.kill()
-                process.join()
-            process.close()
-        results.close()
-        results.join_thread()
-        _delete_keys(admin, base)
-        admin.close()
+            with _children_ignore_sigint():
+                for process in processes:
+                    process.start()
+            feeder = _Feeder(scenario, redis_url, key_prefix, admin)
+            _await_ready(control, processes)
+            wall0 = time.time() + 0.05
+            control.wall0.value = wall0
+            control.go.set()
+            feed = feeder.run(wall0, speed, backstop, progress)
+            collected = _collect(control, processes, timeout=wall_seconds + 60)
+            control.collected.set()
+        finally:
+            control.stop.value = 1
+            _stop(processes)
+            control.results.close()
+            if feeder is not None:
+                feeder.close()
+            cleanup_failure = _delete_keys_or_log(admin, base, redis_url, backstop)
+            admin.close()
+    # The decisions were made between the start and the last worker's end;
+    # shipping the checkpoints back afterwards is not part of it.
+    wall = max(result.finished_at for result in collected) - wall0
+    return _report(
+        scenario, collected, feed, wall, speed, wall0, redis_url, key_prefix, cleanup_failure
+    )
+
+
+def _report(
+    scenario: Scenario,
+    collected: Sequence[WorkerResult],
+    feed: _Feed,
+    wall: float,
+    speed: float,
+    wall0: float,
+    redis_url: str,
+    key_prefix: str,
+    cleanup_failure: str | None,
+) -> SimulationReport:
     accounting = Accounting(scenario)
     _account(scenario, accounting, collected)
     report = accounting.report(
         mode=SimulationMode.REAL,
         wall_seconds=wall,
         decisions=sum(r.decisions for r in collected),
-        transitions=fed_transitions + sum(r.transitions for r in collected),
+        transitions=feed.transitions + sum(r.transitions for r in collected),
         redis_url=redis_url,
         key_prefix=key_prefix,
     )
-    points, agreeing, disagreements = agreement(scenario, [r.checkpoints for r in collected])
-    return replace(
-        report, decision_points=points, agreeing_points=agreeing, disagreements=disagreements
-    )
-
-
-def agreement(
-    scenario: Scenario, checkpoints: Sequence[Sequence[tuple[int, _Record]]]
-) -> tuple[int, int, tuple[Disagreement, ...]]:
-    """Return ``(points, agreeing points, disagreements)`` of the workers' checkpoints.
-
-    A point is one (second, context, stored start) seen by at least one
-    worker; it agrees when every worker that saw it decided the same.
-    """
-    groups: dict[tuple[int, int, float | None], dict[int, tuple[float, PanicMode]]] = {}
-    for worker, records in enumerate(checkpoints):
-        for step, record in records:
-            for c, (ttl, mode, start) in enumerate(record):
-                groups.setdefault((step, c, start), {})[worker] = (ttl, mode)
-    agreeing = 0
-    disagreements: list[Disagreement] = []
-    for (step, c, _start), decisions in sorted(groups.items(), key=_group_order):
-        if len(set(decisions.values())) == 1:
-            agreeing += 1
-        elif len(disagreements) < 20:
-            disagreements.append(
-                Disagreement(
-                    step,
-                    scenario.contexts[c].label,
-                    tuple((ttl, mode, _TIER_OF[mode]) for ttl, mode in decisions.values()),
-                )
-            )
-    return len(groups), agreeing, tuple(disagreements)
-
-
-def _group_order(item: tuple[tuple[int, int, float | None], object]) -> tuple[int, int, float]:
-    step, c, start = item[0]
-    return step, c, -1.0 if start is None else start
-
-
-def _feed(
-    scenario: Scenario,
-    redis_url: str,
-    key_prefix: str,
-    wall0: float,
-    speed: float,
-    progress: Callable[[int, int], object] | None,
-) -> int:
-    """Feed the readings (or trip/reset the windows) on time; return transitions delivered."""
-    from panicquota.breaker import VIXCircuitBreaker
-
-    series = scenario.volatility_series()
-    events = scenario.panic_events()
-    steps = scenario.duration_seconds
-    now = [SIMULATION_EPOCH]
-    delivered: list[object] = []
-    feeder = VIXCircuitBreaker.from_url(
-        redis_url,
-        AdaptivePanicQuota(**scenario.policy),
-        key_prefix=key_prefix,
-        clock=lambda: now[0],
+    verdict = agreement(
+        scenario,
+        [r.checkpoints for r in collected],
+        feed.changes,
+        wall0=wall0,
+        speed=speed,
         max_staleness=SIMULATION_MAX_STALENESS,
-        **scenario.breaker.as_dict(),
     )
-    feeder.add_listener(delivered.append)
+    checked = tuple(len(r.checkpoints) / scenario.duration_seconds for r in collected)
+    warnings = _warnings(feed.change_lag, checked)
+    if cleanup_failure is not None:
+        warnings = (*warnings, cleanup_failure)
+    return replace(
+        report,
+        decision_points=verdict.points,
+        agreeing_points=verdict.agreeing,
+        excused_points=verdict.excused,
+        disagreements=verdict.disagreements,
+        compression=speed,
+        feeder_max_lag_seconds=feed.max_lag,
+        feeder_change_lag_seconds=feed.change_lag,
+        worker_checked_shares=checked,
+        warnings=warnings,
+    )
+
+
+def _warnings(change_lag: float, checked: Sequence[float]) -> tuple[str, ...]:
+    """Return what makes this run's timeline less faithful than the scenario, if anything.
+
+    A reading fed late changes nothing unless it trips or resets the panic,
+    so the feeder's lag is judged where it matters: at the changes.
+    """
+    found = []
+    if change_lag > FEEDER_LAG_LIMIT:
+        found.append(
+            f"the feeder wrote a trip or reset up to {change_lag:,.0f} simulated seconds late "
+            f"(limit {FEEDER_LAG_LIMIT:g}): the workers saw the panic change that late; the "
+            "machine is short of CPU for this compression: give --wall-seconds more time or "
+            "run fewer --workers"
+        )
+    if min(checked, default=1.0) < CHECKED_SHARE_LIMIT:
+        found.append(
+            f"the workers checked only {min(checked):.0%} to {max(checked):.0%} of the "
+            f"simulated seconds (limit {CHECKED_SHARE_LIMIT:.0%}): a skipped second is served "
+            "with the decision held before it, so tier changes show late; give "
+            "--wall-seconds more time or run fewer --workers"
+        )
+    return tuple(found)
+
+
+@contextlib.contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """Turn SIGTERM into ``SystemExit`` for the run, so that its cleanup runs; then restore."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (and receives signals)
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
+    # One is enough: a second SIGTERM must not cut the cleanup short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Start processes that ignore SIGINT from their first instruction (Ctrl-C is the parent's)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # An ignored signal stays ignored across exec, and Python then leaves it so.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+
+
+def _await_ready(control: WorkerControl, processes: Sequence[Any]) -> None:
+    """Wait until every worker reached Redis; raise the first failure instead."""
+    deadline = time.monotonic() + _STARTUP_SECONDS
+    while control.ready.value < len(processes):
+        try:
+            item = control.results.get(timeout=0.05)
+        except queue.Empty:
+            _check_alive(processes, set())
+            if time.monotonic() > deadline:
+                raise RealModeError(
+                    f"the workers did not all start within {_STARTUP_SECONDS:g} s"
+                ) from None
+            continue
+        raise _failure(item)
+
+
+def _check_alive(processes: Sequence[Any], reported: set[int]) -> None:
+    """Raise if a worker that has not reported exited (workers wait to be collected)."""
+    for index, process in enumerate(processes):
+        if index not in reported and process.exitcode is not None:
+            raise RealModeError(
+                f"worker {index} exited with status {process.exitcode} without reporting"
+            )
+
+
+def _failure(item: object) -> RealModeError:
+    """Return the error for a worker's report that is not a result."""
+    if isinstance(item, tuple):
+        index, trace = item
+        return RealModeError(f"worker {index} failed:\n{trace}")
+    return RealModeError(f"a worker reported before the start: {item!r}")
+
+
+def _collect(
+    control: WorkerControl, processes: Sequence[Any], *, timeout: float
+) -> list[WorkerResult]:
+    collected: dict[int, WorkerResult] = {}
+    deadline = time.monotonic() + timeout
+    while len(collected) < len(processes):
+        try:
+            item = control.results.get(timeout=0.25)
+        except queue.Empty:
+            _check_alive(processes, set(collected))
+            if time.monotonic() > deadline:
+                raise RealModeError(
+                    f"only {len(collected)} of {len(processes)} workers reported "
+                    f"within {timeout:g} s"
+                ) from None
+            continue
+        if not isinstance(item, WorkerResult):
+            raise _failure(item)
+        collected[item.index] = item
+    return [collected[index] for index in sorted(collected)]
+
+
+def _stop(processes: Sequence[Any]) -> None:
+    """End every worker: they exit by themselves once told; the stragglers are terminated."""
+    deadline = time.monotonic() + 5
+    for process in processes:
+        if process.pid is not None:  # started
+            process.join(timeout=max(deadline - time.monotonic(), 0.0))
+    for process in processes:
+        if process.pid is not None and process.is_alive():
+            process.terminate()
+            process.join(timeout=2)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+class _Feeder:
+    """The parent's breaker: feeds the readings (or trips/resets the windows) on time."""
+
+    def __init__(self, scenario: Scenario, redis_url: str, key_prefix: str, admin: Any) -> None:
+        from panicquota.breaker import VIXCircuitBreaker
+
+        self.scenario = scenario
+        self.key_prefix = key_prefix
+        self.admin = admin
+        self.now = SIMULATION_EPOCH
+        self.delivered: list[object] = []
+        # Built (and connected) before the start, so that the first reading is on time.
+        self.breaker = VIXCircuitBreaker.from_url(
+            redis_url,
+            AdaptivePanicQuota(**scenario.policy),
+            key_prefix=key_prefix,
+            clock=lambda: self.now,
+            max_staleness=_FEEDER_MAX_STALENESS,
+            **scenario.breaker.as_dict(),
+        )
+        self.breaker.add_listener(self.delivered.append)
+        self.breaker.refresh()
+
+    def close(self) -> None:
+        """Release the breaker's connection."""
+        self.breaker.close()
+
+    def run(
+        self,
+        wall0: float,
+        speed: float,
+        backstop: int,
+        progress: Callable[[int, int], object] | None,
+    ) -> _Feed:
+        """Feed every simulated second when its wall time comes; record what changed and when."""
+        scenario, breaker, key_prefix = self.scenario, self.breaker, self.key_prefix
+        series = scenario.volatility_series()
+        events = scenario.panic_events()
+        steps = scenario.duration_seconds
+        feed = _Feed()
+        known: float | None = None
         fed = 0
+        next_sweep = next_progress = 0.0
         while fed < steps:
             due = min(int((time.time() - wall0) * speed) + 1, steps)
             # Readings missed while this process was descheduled are fed late
             # but in order, so the calm period is measured as the scenario says.
             for step in range(fed, due):
-                now[0] = SIMULATION_EPOCH + step
+                self.now = SIMULATION_EPOCH + step
+                issued = time.time()
                 if series is not None:
-                    feeder.observe(series[step])
+                    breaker.observe(series[step])
                 elif events.get(step) is True:
-                    feeder.trip()
+                    breaker.trip()
                 elif events.get(step) is False:
-                    feeder.reset()
-            if due > fed and progress is not None:
-                progress(due, steps)
+                    breaker.reset()
+                start = breaker.get_ttl(scenario.normal_ttl)[2]["panic_start_ts"]
+                done = time.time()
+                # How late the reading was in Redis, from the start of its second.
+                lag = (done - wall0) * speed - step
+                feed.max_lag = max(feed.max_lag, lag)
+                if start != known:
+                    feed.changes.append(StartChange(step, issued, done, start))
+                    feed.change_lag = max(feed.change_lag, lag)
+                    known = start
+                    _expire(self.admin, [f"{key_prefix}:{key}" for key in _STATE_KEYS], backstop)
             fed = due
-            time.sleep(min(0.002, 0.5 / speed))
-    finally:
-        feeder.close()
-    return len(delivered)
+            wall = time.time()
+            if progress is not None and (wall >= next_progress or fed == steps):
+                progress(fed, steps)
+                next_progress = wall + 0.1
+            if wall >= next_sweep:
+                keys = list(self.admin.scan_iter(match=f"{key_prefix}:*", count=1000))
+                _expire(self.admin, keys, backstop)
+                next_sweep = wall + _SWEEP_SECONDS
+            if fed < steps:
+                time.sleep(max(wall0 + fed / speed - time.time(), 0.0))
+        feed.transitions = len(self.delivered)
+        return feed
 
 
-def _worker_main(spec: _WorkerSpec, start_gate: Any, wall0: Any, results: Any) -> None:
-    """Run one worker process: build the breaker, then decide until the scenario ends."""
+#: The keys a trip or a reset (re)writes without an expiry.
+_STATE_KEYS: Final = ("start_ts", "activation", "ended")
+
+
+def _expire(admin: Any, keys: Sequence[Any], seconds: int) -> None:
+    """Put the backstop expiry on *keys* (the run deletes them; this is for a killed run)."""
+    if not keys:
+        return
+    with admin.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.expire(key, seconds)
+        pipe.execute()
+
+
+def _delete_keys_or_log(admin: Any, base: str, redis_url: str, backstop: int) -> str | None:
+    """Delete the run's keys; if that fails, log it and return the failure (never raise).
+
+    The cleanup runs on the way out of an error too: raising here would hide it.
+    """
+    import redis
+
     try:
-        results.put(_work(spec, start_gate, wall0))
-    except BaseException:
-        results.put((spec.index, traceback.format_exc()))
-        start_gate.abort()
-
-
-def _work(spec: _WorkerSpec, start_gate: Any, wall0: Any) -> _WorkerResult:
-    from panicquota.breaker import VIXCircuitBreaker
-
-    logging.getLogger("panicquota.breaker").setLevel(spec.log_level)
-    now = [SIMULATION_EPOCH]
-    delivered: list[object] = []
-    breaker = VIXCircuitBreaker.from_url(
-        spec.redis_url,
-        AdaptivePanicQuota(**spec.policy),
-        key_prefix=spec.key_prefix,
-        clock=lambda: now[0],
-        max_staleness=SIMULATION_MAX_STALENESS,
-        **spec.settings.as_dict(),
-    )
-    breaker.add_listener(delivered.append)
-    get_ttl, normal_ttl, contexts = breaker.get_ttl, spec.normal_ttl, spec.contexts
-    get_ttl(normal_ttl, contexts[0])  # connect before the start
-    start_gate.wait(timeout=60)
-    start_gate.wait(timeout=60)
-    start, speed, steps = wall0.value, spec.speed, spec.steps
-    checkpoints: list[tuple[int, _Record]] = []
-    decisions = 0
-    step = -1
-    clock = time.time
-    batch = range(_BATCH)
-    try:
-        while True:
-            current = int((clock() - start) * speed)
-            if current >= steps:
-                break
-            if current < 0:
-                continue
-            if current != step:
-                step = current
-                now[0] = SIMULATION_EPOCH + step
-                record = []
-                for context in contexts:
-                    ttl, mode, meta = get_ttl(normal_ttl, context)
-                    record.append((ttl, mode, meta["panic_start_ts"]))
-                checkpoints.append((step, tuple(record)))
-                decisions += len(contexts)
-            for context in contexts:
-                for _ in batch:
-                    get_ttl(normal_ttl, context)
-            decisions += _BATCH * len(contexts)
-        finished_at = clock()
-    finally:
-        breaker.close()
-    return _WorkerResult(spec.index, finished_at, decisions, len(delivered), checkpoints)
-
-
-def _startup_failure(results: Any) -> RealModeError:
-    """Return the error that explains why the workers did not all start."""
-    try:
-        item = results.get(timeout=5)
-    except queue.Empty:
-        return RealModeError("the workers did not all start within 60 s")
-    index, trace = item
-    return RealModeError(f"worker {index} failed:\n{trace}")
+        _delete_keys(admin, base)
+    except (redis.RedisError, OSError) as error:
+        message = (
+            f"could not delete the run's keys {base}:* on {redis_url} ({error}); "
+            f"they expire within {backstop} s"
+        )
+        logger.error("%s", message)
+        return message
+    return None
 
 
 def _delete_keys(admin: Any, base: str) -> None:
@@ -347,26 +534,7 @@ def _delete_keys(admin: Any, base: str) -> None:
         admin.delete(*batch)
 
 
-def _collect(results: Any, processes: Sequence[Any], *, timeout: float) -> list[_WorkerResult]:
-    collected: dict[int, _WorkerResult] = {}
-    deadline = time.time() + timeout
-    while len(collected) < len(processes):
-        try:
-            item = results.get(timeout=max(deadline - time.time(), 0.1))
-        except queue.Empty:
-            raise RealModeError(
-                f"only {len(collected)} of {len(processes)} workers reported within {timeout:g} s"
-            ) from None
-        if isinstance(item, tuple):
-            index, trace = item
-            raise RealModeError(f"worker {index} failed:\n{trace}")
-        collected[item.index] = item
-    return [collected[index] for index in sorted(collected)]
-
-
-def _account(
-    scenario: Scenario, accounting: Accounting, collected: Sequence[_WorkerResult]
-) -> None:
+def _account(scenario: Scenario, accounting: Accounting, collected: Sequence[WorkerResult]) -> None:
     """Serve the scenario's requests from each worker's checkpoint decisions.
 
     A second a worker skipped (it was busy or descheduled) is served with the
@@ -383,7 +551,7 @@ def _account(
         for w, result in enumerate(collected):
             records = result.checkpoints
             while cursors[w] < len(records) and records[cursors[w]][0] <= second:
-                step, record = records[cursors[w]]
+                step, _decided_at, record = records[cursors[w]]
                 held[w] = [
                     _replay(quota, normal_ttl, step, decided, ctx)
                     for decided, ctx in zip(record, contexts, strict=True)
@@ -396,13 +564,13 @@ def _replay(
     quota: AdaptivePanicQuota,
     normal_ttl: float,
     step: int,
-    decided: tuple[float, PanicMode, float | None],
+    decided: Decided,
     context: Context,
 ) -> Decision:
     """Return the worker's recorded TTL and mode, with the policy's metadata for them."""
-    ttl, mode, start = decided
+    ttl, tier, start = decided
     # The policy is pure: its metadata (the alert text) for this start at this
     # instant is what the worker saw.
     duration = None if start is None else max(SIMULATION_EPOCH + step - start, 0.0) / 60
     meta = quota.calculate_ttl_strategy(normal_ttl, duration, context)[2]
-    return (ttl, mode, meta)
+    return (ttl, MODE_BY_TIER[tier], meta)

@@ -70,12 +70,32 @@ def progress_bar(
         yield update
 
 
+def _print_faithfulness(console: Console, report: SimulationReport) -> None:
+    """Print how closely a real run kept to the scenario's timeline, and any warning."""
+    checked = report.worker_checked_shares or ()
+    console.print(
+        f"timeline at {report.compression or 0:,.0f} simulated seconds per wall second: "
+        f"readings fed up to {report.feeder_max_lag_seconds or 0:,.1f} s late, trips and "
+        f"resets up to {report.feeder_change_lag_seconds or 0:,.1f} s late; the workers "
+        f"checked {min(checked, default=0):.0%} to {max(checked, default=0):.0%} of the "
+        "simulated seconds"
+    )
+    for warning in report.warnings:
+        console.print(f"[bold yellow]warning:[/bold yellow] {warning}")
+
+
 def _agreement_line(report: SimulationReport) -> str:
     """Return the agreement as a count of disagreements (a rounded share would hide one)."""
     points = report.decision_points
     wrong = points - report.agreeing_points
     if not wrong:
-        return f"worker agreement: [green]100%[/green] (all {points:,} decision points agree)"
+        excused = report.excused_points
+        return f"worker agreement: [green]100%[/green] (all {points:,} decision points agree" + (
+            f"; {excused:,} of them from different starts read within the staleness bound of "
+            "a trip or reset)"
+            if excused
+            else ")"
+        )
     # Rounded down, so that one disagreement among millions never reads 100%.
     share = math.floor(report.worker_agreement * 1_000_000) / 10_000
     noun = "disagreement" if wrong == 1 else "disagreements"
@@ -187,15 +207,15 @@ def _print(console: Console, report: SimulationReport) -> None:
             f"the workers decided {decided}[/red]"
         )
     if report.mode is SimulationMode.REAL:
-        rate_line = (
+        console.print(
             f"wall time {report.wall_seconds:.2f} s: {report.decisions:,} get_ttl decisions, "
             f"{report.decisions_per_wall_second:,.0f}/s across {scenario.workers} processes "
             f"against {report.redis_url} (keys {report.key_prefix}*, deleted)"
         )
+        _print_faithfulness(console, report)
     else:
-        rate_line = (
+        console.print(
             f"wall time {report.wall_seconds:.2f} s: "
             f"{report.requests_per_wall_second:,.0f} simulated requests/s, "
             f"{report.decisions:,} breaker decisions"
         )
-    console.print(rate_line)

@@ -37,7 +37,7 @@ class Disagreement:
 
     second: int
     context: str
-    #: ``(ttl, mode, tier)`` per worker (real mode: per worker that saw this start).
+    #: ``(ttl, mode, tier)`` per worker (real mode: per worker that checked that second).
     decisions: tuple[tuple[float, PanicMode, int], ...]
 
 
@@ -120,6 +120,20 @@ class SimulationReport:
     #: Real mode only: the Redis URL and the key prefix the run used.
     redis_url: str | None = None
     key_prefix: str | None = None
+    #: Real mode only: points where workers read different starts, excused
+    #: because they read within the staleness bound of a trip or reset.
+    excused_points: int = 0
+    #: Real mode only: simulated seconds per wall second.
+    compression: float | None = None
+    #: Real mode only: how far behind the scenario the feeder wrote a reading
+    #: at worst, in simulated seconds.
+    feeder_max_lag_seconds: float | None = None
+    #: Real mode only: the same, for the readings that tripped or reset the panic.
+    feeder_change_lag_seconds: float | None = None
+    #: Real mode only: per worker, the share of simulated seconds it checked.
+    worker_checked_shares: tuple[float, ...] | None = None
+    #: What makes the figures less faithful than the scenario (real mode).
+    warnings: tuple[str, ...] = ()
 
     @property
     def worker_agreement(self) -> float:
@@ -176,6 +190,9 @@ class SimulationReport:
             "panic_mean_staleness_seconds": self.panic_mean_staleness_seconds,
             "worker_agreement": self.worker_agreement,
             "decision_points": self.decision_points,
+            "agreeing_points": self.agreeing_points,
+            "disagreement_count": self.decision_points - self.agreeing_points,
+            "excused_points": self.excused_points,
             "disagreements": [
                 {
                     "second": d.second,
@@ -186,5 +203,12 @@ class SimulationReport:
             ],
             "redis_url": self.redis_url,
             "key_prefix": self.key_prefix,
+            "compression": self.compression,
+            "feeder_max_lag_seconds": self.feeder_max_lag_seconds,
+            "feeder_change_lag_seconds": self.feeder_change_lag_seconds,
+            "worker_checked_share": (
+                None if self.worker_checked_shares is None else list(self.worker_checked_shares)
+            ),
+            "warnings": list(self.warnings),
             "timeline": [minute.as_dict() for minute in self.timeline],
         }
