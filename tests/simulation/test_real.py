@@ -479,3 +479,37 @@ def test_workers_outlive_no_killed_parent_and_keys_expire(
     process.communicate(timeout=30)
     wait_until(lambda: not any(map(alive, workers)), 10, "every worker exiting")
     assert every_key_expires()
+
+
+def test_the_terminal_shows_the_timeline_and_warnings(fast_scenario: Scenario) -> None:
+    """A real run's report says how faithful its timeline was, and warns in full sentences."""
+    import io
+
+    from panicquota.simulation import SimulationMode, print_report, simulate
+
+    report = replace(
+        simulate(replace(fast_scenario, duration_seconds=60)),
+        mode=SimulationMode.REAL,
+        redis_url=DEFAULT_REDIS_URL,
+        key_prefix="panicquota:sim:abc:vix:panic",
+        excused_points=2,
+        compression=3060.0,
+        feeder_max_lag_seconds=161.5,
+        feeder_change_lag_seconds=27.4,
+        worker_checked_shares=(0.46, 0.93, 0.5),
+        warnings=_warnings(27.4, [0.46, 0.93, 0.5]),
+    )
+    stream = io.StringIO()
+    print_report(report, file=stream)
+    out = stream.getvalue()
+    assert (
+        "worker agreement: 100% (all 180 decision points agree; 2 of them from different starts "
+        "read within the staleness bound of a trip or reset)\n"
+    ) in out
+    assert (
+        "timeline at 3,060 simulated seconds per wall second: readings fed up to 161.5 s late, "
+        "trips and resets up to 27.4 s late; the workers checked 46% to 93% of the simulated "
+        "seconds\n"
+    ) in out
+    assert "\nwarning: the feeder wrote a trip or reset up to 27 simulated seconds late " in out
+    assert "\nwarning: the workers checked only 46% to 93% of the simulated seconds " in out
