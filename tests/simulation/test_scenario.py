@@ -171,8 +171,8 @@ def test_flapping_holds_then_resumes_one_clock() -> None:
     """flapping: hysteresis rides out the swings; the panic back after a reset resumes its clock."""
     report = played("flapping")
     assert report.scenario.description == (
-        "volatility swinging around the trip level: hysteresis rides out the swings; "
-        "a 4-minute calm ends the panic, whose return resumes its clock (grace)"
+        "swings around the trip level: hysteresis rides them out; a 4-minute calm resets, "
+        "and the return resumes the clock (grace)"
     )
     (first, second) = panics(report, "Ligue 1")
     assert first[1] >= 40  # fifteen swings across the trip level and a short dip: one panic

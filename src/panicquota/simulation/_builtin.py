@@ -77,8 +77,8 @@ _TABLES: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType(
             "contexts": _MIXED_TRAFFIC,
         },
         "flapping": {
-            "description": "volatility swinging around the trip level: hysteresis rides out "
-            "the swings; a 4-minute calm ends the panic, whose return resumes its clock (grace)",
+            "description": "swings around the trip level: hysteresis rides them out; a 4-minute "
+            "calm resets, and the return resumes the clock (grace)",
             "volatility": {"points": _flapping_points(), "noise": 1.0},
             "contexts": _MIXED_TRAFFIC,
         },
