@@ -513,3 +513,25 @@ def test_the_terminal_shows_the_timeline_and_warnings(fast_scenario: Scenario) -
     ) in out
     assert "\nwarning: the feeder wrote a trip or reset up to 27 simulated seconds late " in out
     assert "\nwarning: the workers checked only 46% to 93% of the simulated seconds " in out
+
+
+def test_sigterm_exits_during_the_run_only() -> None:
+    """During a run SIGTERM raises SystemExit(143); afterwards the previous handler is back."""
+
+    def previous(signum: int, frame: object) -> None:
+        """Stand for an application's own handler."""
+
+    before = signal.signal(signal.SIGTERM, previous)
+    try:
+        with pytest.raises(SystemExit) as excinfo, real._sigterm_exits():
+            terminate_and_wait()
+        assert excinfo.value.code == 143
+        assert signal.getsignal(signal.SIGTERM) is previous
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def terminate_and_wait() -> None:
+    """Send this process SIGTERM and wait for the handler to interrupt the wait."""
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)
