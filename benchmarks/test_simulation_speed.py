@@ -5,7 +5,11 @@ Targets (SPEC §7, issue 5):
 - simulated mode: at least 1,000,000 simulated requests per second of wall
   time on ``chronic`` (8 hours of panic) with 8 workers at 1,000 requests/s;
 - real mode: at least 50,000 ``get_ttl`` decisions per second in total across
-  8 worker processes against the local Redis, with 100% agreement.
+  8 worker processes against the local Redis, with 100% agreement, on
+  ``persistent`` at the default time compression (600 simulated seconds per
+  wall second: a faithful run, where the feeder's trips and resets land on
+  time; a harder squeeze would measure a run that no longer plays its
+  scenario).
 
 The wall time is the run's own (set-up excluded), so the rates are ratios of
 work to time measured together; each benchmark runs once (the simulated one
@@ -55,14 +59,19 @@ def test_real_mode_8_processes(benchmark: Any) -> None:
         pytest.skip(message)
     finally:
         client.close()
-    scenario = builtin_scenario("chronic").with_overrides(workers=8)
+    scenario = builtin_scenario("persistent").with_overrides(workers=8)
     report: SimulationReport = benchmark.pedantic(
-        simulate_real, args=(scenario,), kwargs={"redis_url": REDIS_URL, "wall_seconds": 5.0}
+        simulate_real, args=(scenario,), kwargs={"redis_url": REDIS_URL}
     )
     rate = report.decisions_per_wall_second
     benchmark.extra_info["decisions_per_second"] = rate
     benchmark.extra_info["worker_agreement"] = report.worker_agreement
+    benchmark.extra_info["feeder_change_lag_seconds"] = report.feeder_change_lag_seconds
+    benchmark.extra_info["worker_checked_shares"] = report.worker_checked_shares
     assert report.worker_agreement == 1.0, report.disagreements[:3]
+    # 8 processes on 2 cores may skip some seconds (a warning, not a wrong
+    # answer); a trip or reset written late would make the run unfaithful.
+    assert (report.feeder_change_lag_seconds or 0.0) <= 10.0, report.warnings
     assert rate >= REAL_TARGET, (
         f"8 worker processes made {rate:,.0f} decisions per wall second against Redis, "
         f"below the target of {REAL_TARGET:,}"
