@@ -184,7 +184,7 @@ def test_pure_names_the_changed_instance() -> None:
         assert_pure(Counting(), 60, 5.0, None)
     assert str(raised.value) == (
         "Counting.calculate_ttl_strategy(60, 5.0, None) changed its instance Counting "
-        "(.calls: 0 became 2); calls must leave it unchanged"
+        "(.calls: 0 became 2); calls must leave the instance unchanged"
     )
 
 

@@ -145,48 +145,50 @@ def check_pure(
     cells_before = _cells_snapshot(fn)
     for call in calls:
         args, kwargs = call
-        shown = _show(call)
-        before = [snapshot(value) for value in (*args, *kwargs.values())]
+        shown = _show(call)  # before the calls: they may change the arguments
+        values = (*args, *kwargs.values())
+        before = [snapshot(value) for value in values]
         for _ in range(repeats):
             _outcome_of(fn, call)
         labels = [f"argument {i + 1}" for i in range(len(args))] + [
             f"argument {k!r}" for k in kwargs
         ]
-        for label, old, value in zip(labels, before, (*args, *kwargs.values()), strict=True):
-            change = describe_change(old, snapshot(value))
+        # What may have changed, in the order a reader would look: the
+        # arguments, what the function closes over, the instance, its class.
+        changes: list[tuple[str, str, str | None, str]] = [
+            (label, f"its {label}", describe_change(old, snapshot(value)), "their arguments")
+            for label, old, value in zip(labels, before, values, strict=True)
+        ]
+        changes.append(
+            (
+                "closure",
+                "a variable it closes over",
+                _cells_change(cells_before, _cells_snapshot(fn)),
+                "captured state",
+            )
+        )
+        if owner is not None:
+            changes += [
+                (
+                    "instance",
+                    f"its instance {type(owner).__name__}",
+                    describe_change(owner_before, snapshot(owner)),
+                    "the instance",
+                ),
+                (
+                    "class",
+                    "a class attribute",
+                    _class_change(class_before, _class_snapshot(owner)),
+                    "the class",
+                ),
+            ]
+        for changed, what, change, kept in changes:
             if change is not None:
                 return Outcome(
                     False,
-                    f"{name}({shown}) changed its {label} ({change}); "
-                    "calls must leave their arguments unchanged",
-                    {"changed": label, "differing_call": shown},
+                    f"{name}({shown}) changed {what} ({change}); calls must leave {kept} unchanged",
+                    {"changed": changed, "differing_call": shown},
                 )
-        change = _cells_change(cells_before, _cells_snapshot(fn))
-        if change is not None:
-            return Outcome(
-                False,
-                f"{name}({shown}) changed a variable it closes over ({change}); calls must "
-                "leave captured state unchanged",
-                {"changed": "closure", "differing_call": shown},
-            )
-        if owner is None:
-            continue
-        change = describe_change(owner_before, snapshot(owner))
-        if change is not None:
-            return Outcome(
-                False,
-                f"{name}({shown}) changed its instance {type(owner).__name__} "
-                f"({change}); calls must leave it unchanged",
-                {"changed": "instance", "differing_call": shown},
-            )
-        change = _class_change(class_before, _class_snapshot(owner))
-        if change is not None:
-            return Outcome(
-                False,
-                f"{name}({shown}) changed a class attribute ({change}); calls must leave "
-                "the class unchanged too",
-                {"changed": "class", "differing_call": shown},
-            )
     return Outcome(
         True,
         f"{len(calls)} calls x {repeats} left their arguments"
