@@ -2,20 +2,23 @@
 
 A ``redis.asyncio`` connection belongs to the event loop it was opened in,
 and a sync test may run one ``asyncio.run`` after another. So on a real server
-each connection is closed when a command gives it back, and the next command
-opens one in whatever loop runs then: a few hundred microseconds per command
-on a local server, and no connection left to a closed loop. Its writes are
+a connection is reused only in the loop that opened it: one from another loop
+is closed when a command would take it, and the next command opens one in
+whatever loop runs then. The handle closes whatever is left (even a pub/sub
+the test did not close) after the test. Its writes are
 journaled like ``panic_redis``'s, through that sync client: one blocking round
 trip before the first write of each key, harmless in a test.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
-from pytest_panicquota._journal import KeyJournal, written_keys
+from pytest_panicquota._journal import KeyJournal, named, written_keys
 
-__all__ = ["tracking_async_client"]
+__all__ = ["close_sockets", "tracking_async_client"]
 
 _CLASSES: dict[str, type[Any]] = {}
 
@@ -30,11 +33,26 @@ def _define() -> tuple[type[Any], type[Any]]:
     import redis.asyncio
     from redis.asyncio.client import Pipeline
 
-    class LoopFreePool(redis.asyncio.ConnectionPool):
-        """A pool whose connections are closed before they are pooled again."""
+    class LoopBoundPool(redis.asyncio.ConnectionPool):
+        """A pool whose connections are reused only in the event loop that opened them."""
+
+        _available_connections: list[Any]
+
+        async def get_connection(self, *args: Any, **options: Any) -> Any:
+            loop = asyncio.get_running_loop()
+            # No await between the check and the removal: no other task interleaves.
+            for connection in list(self._available_connections):
+                if getattr(connection, "panic_loop", loop) is not loop:
+                    self._available_connections.remove(connection)
+                    _drop(connection)
+            get = super().get_connection
+            connection = await get(*args, **options)  # type: ignore[no-untyped-call]
+            connection.panic_loop = loop
+            return connection
 
         async def release(self, connection: Any) -> None:
-            await connection.disconnect()
+            if getattr(connection, "panic_loop", None) is not asyncio.get_running_loop():
+                await connection.disconnect()
             await super().release(connection)
 
     class TrackingAsyncPipeline(Pipeline):
@@ -42,10 +60,12 @@ def _define() -> tuple[type[Any], type[Any]]:
         sync_twin: Any
 
         def pipeline_execute_command(self, *args: Any, **options: Any) -> Any:
+            args = named(args)
             self.journal.before_write(self.sync_twin, written_keys(self.sync_twin, args))
             return super().pipeline_execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
         async def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
+            args = named(args)
             self.journal.before_write(self.sync_twin, written_keys(self.sync_twin, args))
             return await super().immediate_execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
@@ -58,6 +78,7 @@ def _define() -> tuple[type[Any], type[Any]]:
         sync_twin: Any
 
         async def execute_command(self, *args: Any, **options: Any) -> Any:
+            args = named(args)
             keys = written_keys(self.sync_twin, args)
             if keys:
                 self.journal.before_write(self.sync_twin, keys)
@@ -71,7 +92,44 @@ def _define() -> tuple[type[Any], type[Any]]:
             pipe.sync_twin = self.sync_twin
             return pipe
 
-    return LoopFreePool, TrackingAsyncRedis
+    return LoopBoundPool, TrackingAsyncRedis
+
+
+def _drop(connection: Any) -> None:
+    """Close *connection*'s socket, whether or not its event loop is still open."""
+    loop = getattr(connection, "panic_loop", None)
+    writer = getattr(connection, "_writer", None)
+    transport = getattr(writer, "transport", None)
+    connection._reader = connection._writer = None
+    if transport is None:
+        return
+    if loop is not None and not loop.is_closed():
+        if not loop.is_running():
+            loop.run_until_complete(_aclose(writer))
+        else:
+            transport.abort()
+        return
+    # The loop is gone: the transport marks itself closing, then fails to
+    # schedule the rest, so its socket is closed here.
+    with contextlib.suppress(RuntimeError):  # "Event loop is closed"
+        transport.abort()
+    sock = getattr(transport, "_sock", None)
+    if sock is not None:
+        sock.close()
+        transport._sock = None
+
+
+async def _aclose(writer: Any) -> None:
+    writer.close()
+    with contextlib.suppress(OSError):  # closed by the server first: closed all the same
+        await writer.wait_closed()
+
+
+def close_sockets(client: Any) -> None:
+    """Close every connection of *client*'s pool, pooled or in use, from outside any loop."""
+    pool = client.connection_pool
+    for connection in [*pool._available_connections, *pool._in_use_connections]:
+        _drop(connection)
 
 
 def tracking_async_client(url: str, journal: KeyJournal, sync_twin: Any) -> Any:

@@ -82,14 +82,34 @@ class RedisHandle:
                 step was still carried out, and the message lists all failures.
         """
         problems: list[str] = []
+        restored = ""
         if self.tracked:
-            problems += self.journal.restore(self.client)
+            unrestored = self.journal.restore(self.client)
+            problems += unrestored
             # Keys under the test's own prefix belong to it alone (the prefix is
             # unique), whoever wrote them: a client the test made, or a worker.
+            # The journal stays when a key could not be restored: it holds the
+            # key's saved state, to put it back by hand.
             problems += _attempt(
                 f"the keys under {self.key_prefix!r}",
-                lambda: self.journal.delete_prefix(self.client, self.key_prefix),
+                lambda: self.journal.delete_prefix(
+                    self.client, self.key_prefix, keep_journal=bool(unrestored)
+                ),
             )
+            if unrestored and self.journal.read:
+                restored = (
+                    "; every other key in the journal was restored or deleted, and the journal "
+                    f"{self.journal.record_key!r} is kept (hash: key -> 'expiry time in Unix ms, "
+                    "-1 for none:DUMP payload', or '' if the key was absent) to put those keys "
+                    "back by hand"
+                )
+            elif unrestored:
+                restored = (
+                    f"; no key was restored: check by hand the keys the test wrote, and the "
+                    f"journal {self.journal.record_key!r} if it exists"
+                )
+        if self._async is not None:
+            problems += _attempt("closing the asyncio client", self._close_async)
         problems += _attempt("closing the client", self.client.close)
         if self._tcp is not None:
             problems += _attempt("stopping the fakeredis TCP server", self._stop_tcp)
@@ -97,9 +117,15 @@ class RedisHandle:
             where = self.real_url or "fakeredis"
             raise RestoreError(
                 f"panic_redis could not clean up after the test on {where}: "
-                f"{_count(len(problems), 'step')} failed ({'; '.join(problems)}) while every "
-                "other key was restored or deleted; check those keys by hand"
+                f"{_count(len(problems), 'step')} failed ({'; '.join(problems)}){restored}"
             )
+
+    def _close_async(self) -> None:
+        if self.real_url is None:
+            return
+        from pytest_panicquota._async import close_sockets
+
+        close_sockets(self._async)
 
     def _stop_tcp(self) -> None:
         self._tcp.shutdown()

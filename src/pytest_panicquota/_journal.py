@@ -1,17 +1,23 @@
 """Which keys a test wrote to a shared Redis, and how to put them back.
 
 Before a process's first write to a key, the state the key had (``DUMP`` and
-``PTTL``, or "absent") is saved on the server itself, in a hash under the
+the absolute ``PEXPIRETIME``, or "absent") is saved on the server itself, in a hash under the
 test's prefix, by a script that saves it only if no process saved it first.
 Every write follows its writer's attempt to save, so the first saved state is
 the key's state before any write, whichever of the test's processes (the test,
 its workers, a worker that crashed) got there first. After the test, keys that
-were absent are deleted and the others restored, so keys already on the server
-end the test as they began. Keys under the test's own unique prefix could not
-exist before: they are not saved, the prefix is deleted as a whole.
+were absent are deleted and the others restored (``RESTORE ... ABSTTL``: a key
+whose saved expiry time has passed meanwhile is deleted, as it would have
+expired), so keys already on the server end the test as they began. Keys
+under the test's own unique prefix could not exist before: they are not
+saved, the prefix is deleted as a whole.
 
 Nothing else on the server is touched: no ``FLUSHDB``, no ``KEYS``; the only
-scan is of the test's own unique prefix.
+scan is of the test's own unique prefix. Commands whose writes the journal
+cannot follow (another database, ``MIGRATE``, server-wide functions) are refused.
+
+Scripts are journaled through their ``KEYS``: a script that builds a key name
+itself, or calls ``FLUSHDB``, escapes the journal.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ __all__ = [
     "KeyJournal",
     "RestoreError",
     "SharedServerError",
+    "named",
     "tracking_client",
     "tracking_client_class",
     "written_keys",
@@ -32,15 +39,53 @@ __all__ = [
 
 #: Scripts may write any key they are given; their key count is their third word.
 _SCRIPT_COMMANDS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
-_REFUSED = frozenset({"FLUSHALL", "FLUSHDB", "SWAPDB"})
+_ERASES = (
+    "it would erase keys this test did not write; delete your own keys instead "
+    "(the fixture removes them anyway)"
+)
+_OTHER_DB = (
+    "it writes to another database, where the journal cannot follow; keep the test in "
+    "the database of the URL, or give it a URL of that database"
+)
+_FUNCTIONS = (
+    "Redis functions are server-wide and outlive the test; load your library with a plain "
+    "redis client in a fixture of your own that deletes it after (FCALL is journaled), or "
+    "test it on the default fakeredis"
+)
+#: Commands refused on a shared server, and why (a container's subcommand in one word).
+_REFUSED = {
+    "FLUSHALL": _ERASES,
+    "FLUSHDB": _ERASES,
+    "SWAPDB": _ERASES,
+    "MOVE": _OTHER_DB,
+    "SELECT": (
+        "the client's next commands would go to another database, where the journal cannot "
+        "follow; give the test a URL of that database instead"
+    ),
+    "MIGRATE": "it moves keys to another server, where the journal cannot follow",
+    "FUNCTION FLUSH": "it would delete other people's function libraries",
+    "FUNCTION DELETE": "it would delete a function library other people may use",
+    "FUNCTION RESTORE": "it replaces the server's function libraries",
+    "FUNCTION LOAD": _FUNCTIONS,
+}
 
 #: Save KEYS[2]'s state in the hash KEYS[1] unless it is saved already: as
-#: "PTTL:DUMP payload", or "" when the key is absent. Atomic, being a script.
+#: "EXPIRETIME:DUMP payload", EXPIRETIME in Unix milliseconds or -1 for none,
+#: or "" when the key is absent. Atomic, being a script. Before Redis 7 (no
+#: PEXPIRETIME) the time is the server's clock plus PTTL.
 _SAVE_FIRST_STATE = """
 if redis.call('HEXISTS', KEYS[1], KEYS[2]) == 1 then return 0 end
 local payload = redis.call('DUMP', KEYS[2])
 if payload then
-  redis.call('HSET', KEYS[1], KEYS[2], redis.call('PTTL', KEYS[2]) .. ':' .. payload)
+  local ok, at = pcall(redis.call, 'PEXPIRETIME', KEYS[2])
+  if not ok or type(at) ~= 'number' then
+    at = redis.call('PTTL', KEYS[2])
+    if at >= 0 then
+      local now = redis.call('TIME')
+      at = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + at
+    end
+  end
+  redis.call('HSET', KEYS[1], KEYS[2], string.format('%d', at) .. ':' .. payload)
 else
   redis.call('HSET', KEYS[1], KEYS[2], '')
 end
@@ -68,6 +113,8 @@ class KeyJournal:
         self.prefix = prefix
         self.record_key = f"{prefix}:panic-journal"
         self._own = f"{prefix}:".encode()
+        #: Whether the last :meth:`restore` read the journal (so tried every key).
+        self.read = False
         #: Keys this process saw already: each is saved once per process.
         self.seen: set[bytes] = set()
 
@@ -88,28 +135,42 @@ class KeyJournal:
             whatever happened to the others.
         """
         untracked = _server(client).untracked
+        self.read = False
         try:
             saved = untracked.hgetall(self.record_key)
+            seconds, micros = untracked.time()
         except Exception as error:  # nothing to restore from: say so with the rest
             return [f"reading the journal {self.record_key!r} ({type(error).__name__}: {error})"]
+        self.read = True
+        now = int(seconds) * 1000 + int(micros) // 1000
         problems = []
         for key, state in saved.items():
             try:
-                if state == b"":
+                at, _, payload = state.partition(b":")
+                if state == b"" or 0 <= int(at) <= now:
+                    # Absent before, or its saved expiry time has passed.
                     untracked.delete(key)
-                else:
-                    pttl, _, payload = state.partition(b":")
-                    untracked.restore(key, max(int(pttl), 0), payload, replace=True)
+                elif int(at) < 0:
+                    untracked.restore(key, 0, payload, replace=True)
+                else:  # a time passed meanwhile makes RESTORE delete the key
+                    untracked.restore(key, int(at), payload, replace=True, absttl=True)
             except Exception as error:  # reported with the others once all were tried
                 problems.append(f"{key!r} ({type(error).__name__}: {error})")
         self.seen.clear()
         return problems
 
-    def delete_prefix(self, client: Any, prefix: str) -> None:
-        """Delete every key under *prefix* (``SCAN MATCH`` and ``DEL``, never ``FLUSHDB``)."""
-        keys = list(client.scan_iter(match=f"{_escape(prefix)}:*", count=1000))
+    def delete_prefix(self, client: Any, prefix: str, *, keep_journal: bool = False) -> None:
+        """Delete every key under *prefix* (``SCAN MATCH`` and ``DEL``, never ``FLUSHDB``).
+
+        Args:
+            keep_journal: leave the journal, to check by hand keys it could not restore.
+        """
+        untracked = _server(client).untracked
+        keys = list(untracked.scan_iter(match=f"{_escape(prefix)}:*", count=1000))
+        if keep_journal:
+            keys = [key for key in keys if key != self.record_key.encode()]
         if keys:
-            client.delete(*keys)
+            untracked.delete(*keys)
 
 
 def _escape(prefix: str) -> str:
@@ -124,11 +185,15 @@ def written_keys(client: Any, args: tuple[Any, ...]) -> list[bytes]:
         SharedServerError: the command would erase other people's keys.
     """
     name = _text(args[0]).upper()
-    if name in _REFUSED:
-        raise SharedServerError(
-            f"panic_redis refuses {name} on a shared Redis server: it would erase keys this "
-            "test did not write; delete your own keys instead (the fixture removes them anyway)"
-        )
+    words = name.split()
+    full = " ".join(words[:2]) if len(words) > 1 else name
+    if len(words) == 1 and name == "FUNCTION" and len(args) > 1:
+        full = f"FUNCTION {_text(args[1]).upper()}"
+    reason = _REFUSED.get(full) or _REFUSED.get(name)
+    if reason is None and name == "COPY" and _copy_db(args) not in (None, _db(client)):
+        full, reason = f"COPY ... DB {_copy_db(args)}", _OTHER_DB
+    if reason is not None:
+        raise SharedServerError(f"panic_redis refuses {full} on a shared Redis server: {reason}")
     encode = client.get_encoder().encode
     if name in _SCRIPT_COMMANDS:
         count = int(args[2])
@@ -137,6 +202,19 @@ def written_keys(client: Any, args: tuple[Any, ...]) -> list[bytes]:
     if "write" not in _flags(parser, name.lower().split(), args):
         return []
     return [encode(key) for key in parser.get_keys(untracked, *args) or ()]
+
+
+def _copy_db(args: tuple[Any, ...]) -> int | None:
+    # COPY source destination [DB n] [REPLACE]
+    rest = [_text(arg) for arg in args[3:]]
+    for index, word in enumerate(rest[:-1]):
+        if word.upper() == "DB":
+            return int(rest[index + 1])
+    return None
+
+
+def _db(client: Any) -> int:
+    return int(client.connection_pool.connection_kwargs.get("db") or 0)
 
 
 def _flags(parser: Any, words: list[str], args: tuple[Any, ...]) -> list[str]:
@@ -157,8 +235,15 @@ def _flags(parser: Any, words: list[str], args: tuple[Any, ...]) -> list[str]:
     return ["write"]
 
 
+def named(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Return *args* with the command's name as text, as redis-py expects it."""
+    if args and isinstance(args[0], bytes | bytearray):
+        return (args[0].decode(), *args[1:])
+    return args
+
+
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return value.decode() if isinstance(value, bytes | bytearray) else str(value)
 
 
 class _Server(NamedTuple):
@@ -169,19 +254,30 @@ class _Server(NamedTuple):
     save_first_state: Any
 
 
-_SERVERS: dict[str, _Server] = {}
+_SERVERS: dict[tuple[Any, ...], _Server] = {}
 
 
 def _server(client: Any) -> _Server:
     import redis
     from redis._parsers.commands import CommandsParser
 
-    where = repr(client.connection_pool.connection_kwargs)
+    pool = client.connection_pool
+    kwargs = pool.connection_kwargs
+    # Which server, database and user: stable across the clients of a session,
+    # unlike the kwargs' repr, which shows object addresses.
+    fields = ("host", "port", "path", "db", "username", "password")
+    where = (*(str(kwargs.get(name)) for name in fields), pool.connection_class.__name__)
     if where not in _SERVERS:
         # The parser (COMMAND, COMMAND GETKEYS) and the journal's own script go
-        # through a plain client on the same pool: through the tracked one they
-        # would be journaled themselves.
-        untracked = redis.Redis(connection_pool=client.connection_pool)
+        # through a plain client with its own pool: through the tracked one they
+        # would be journaled themselves, and its replies must stay bytes (DUMP
+        # payloads) whatever the test's client decodes.
+        untracked = redis.Redis(
+            connection_pool=redis.ConnectionPool(
+                connection_class=pool.connection_class,
+                **{**kwargs, "decode_responses": False},
+            )
+        )
         # COMMAND is answered once per server and process: key positions do
         # not change while a test session runs.
         parser = CommandsParser(untracked)  # type: ignore[no-untyped-call]
@@ -204,10 +300,12 @@ def tracking_client_class() -> type[Any]:
         tracked_by: Any
 
         def pipeline_execute_command(self, *args: Any, **options: Any) -> Any:
+            args = named(args)
             self.journal.before_write(self.tracked_by, written_keys(self.tracked_by, args))
             return super().pipeline_execute_command(*args, **options)
 
         def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
+            args = named(args)
             self.journal.before_write(self.tracked_by, written_keys(self.tracked_by, args))
             return super().immediate_execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
@@ -217,6 +315,7 @@ def tracking_client_class() -> type[Any]:
         journal: KeyJournal
 
         def execute_command(self, *args: Any, **options: Any) -> Any:
+            args = named(args)
             keys = written_keys(self, args)
             if keys:
                 self.journal.before_write(self, keys)

@@ -175,7 +175,17 @@ def panic_redis(_panic_redis_handle: RedisHandle) -> Any:
     A fresh fakeredis server (Lua enabled) by default; with
     ``--panicquota-redis-url`` or ``$PANICQUOTA_REDIS_URL`` a client of that
     real server whose writes are undone after the test (keys it created are
-    deleted, keys it changed restored); nothing else is touched.
+    deleted, keys it changed restored with their expiry time); nothing else is
+    touched. Commands the journal cannot follow are refused with
+    ``SharedServerError``: ``FLUSHDB``, ``FLUSHALL``, ``SWAPDB``, ``MOVE``,
+    ``COPY ... DB n`` to another database, ``SELECT``, ``MIGRATE``, and
+    ``FUNCTION FLUSH``/``DELETE``/``RESTORE``/``LOAD`` (load a library in a
+    fixture of your own with a plain client, ``FCALL`` is journaled).
+
+    Scripts (``EVAL``, ``EVALSHA``, ``FCALL``) are journaled through their
+    ``KEYS`` only: a script must pass every key it writes in ``KEYS``. A key
+    name built inside the script is neither saved nor restored, and a
+    ``FLUSHDB`` inside a script is not refused.
     """
     return _panic_redis_handle.client
 

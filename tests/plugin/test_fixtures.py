@@ -226,7 +226,7 @@ def test_real_redis_teardown_goes_on_after_a_failure(
         real_redis.set(f"{outside_prefix}:{name}", "before")
     corrupt = (
         f"panic_redis.hset(panic_redis.journal.record_key, '{outside_prefix}:broken', "
-        "b'0:not a dump')"
+        "b'-1:not a dump')"
     )
     pytester.makepyfile(TEARDOWN_SUITE.format(outside=outside_prefix, token=token, corrupt=corrupt))
     result = pytester.runpytest("--panicquota-redis-url", REAL_URL)
@@ -234,11 +234,16 @@ def test_real_redis_teardown_goes_on_after_a_failure(
     result.stdout.fnmatch_lines(
         [
             f"E   *RestoreError: panic_redis could not clean up after the test on {REAL_URL}: "
-            f"1 step failed (b'{outside_prefix}:broken' (ResponseError: *)) while every "
-            "other key was restored or deleted; check those keys by hand"
+            f"1 step failed (b'{outside_prefix}:broken' (ResponseError: *)); every other key "
+            "in the journal was restored or deleted, and the journal "
+            "'panicquota-test:*:panic-journal' is kept *"
         ]
     )
     prefix = (pytester.path / "prefix.txt").read_text()
     assert real_redis.get(f"{outside_prefix}:kept") == b"before"
     assert real_redis.exists(f"panicquota-plugin-test-unprefixed:{token}") == 0
-    assert list(real_redis.scan_iter(match=f"{prefix}*")) == []
+    # Only the journal stays, holding the state the broken key had.
+    journal = f"{prefix}:panic-journal"
+    left = list(real_redis.scan_iter(match=f"{prefix}*"))
+    real_redis.delete(journal)
+    assert left == [journal.encode()]
