@@ -12,11 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from panicquota.errors import PanicquotaError
-from panicquota.simulation._real import DEFAULT_MAX_SPEED, DEFAULT_MIN_WALL_SECONDS
+from panicquota.simulation._real import DEFAULT_MAX_SPEED, DEFAULT_MIN_WALL_SECONDS, RealModeError
 from panicquota.simulation._scenario import MAX_WORKERS
 
 #: Exit status when workers disagreed: a bug, never a tuning matter.
 EXIT_DISAGREEMENT = 1
+#: Exit status when the real mode could not run or finish (Redis unreachable
+#: or failing mid-run, a worker that failed): neither a bug found (1) nor a
+#: usage error (2).
+EXIT_REAL_MODE_FAILED = 3
 #: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
 EXIT_INTERRUPTED = 130
 
@@ -164,13 +168,17 @@ def _run(args: argparse.Namespace) -> int:
                         file=sys.stderr,
                     )
 
-            report = simulation.simulate_real(
-                scenario,
-                redis_url=args.redis,
-                wall_seconds=args.wall_seconds,
-                progress=progress,
-                on_start=announce,
-            )
+            try:
+                report = simulation.simulate_real(
+                    scenario,
+                    redis_url=args.redis,
+                    wall_seconds=args.wall_seconds,
+                    progress=progress,
+                    on_start=announce,
+                )
+            except RealModeError as error:
+                print(f"panicquota simulate: error: {error}", file=sys.stderr)
+                return EXIT_REAL_MODE_FAILED
         else:
             report = simulation.simulate(scenario, progress=progress)
     if not args.quiet:

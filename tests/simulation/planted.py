@@ -6,10 +6,15 @@ pickles the factory into each spawned worker process, which imports it by name.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
+from panicquota.decision import Decision
 from panicquota.simulation import Breaker, WorkerSetup
-from panicquota.simulation._engine import default_breaker
+from panicquota.simulation._engine import SIMULATION_EPOCH, default_breaker
+from panicquota.stakes import Context
 
 
 def worker_1_on_another_prefix(setup: WorkerSetup) -> Breaker:
@@ -32,3 +37,38 @@ def worker_1_fails(setup: WorkerSetup) -> Breaker:
     if setup.index == 1:
         raise RuntimeError("planted: worker 1 cannot build its breaker")
     return default_breaker(setup)
+
+
+#: When the stalled worker is descheduled: 100 simulated seconds in, before the trip at 180.
+STALL_AT = 100
+#: How long, in wall seconds: at the stall test's compression (240x) past the trip.
+STALL_SECONDS = 0.6
+
+
+class _StalledOnce:
+    """A breaker whose worker is descheduled once, after fixing its second, before reading Redis."""
+
+    def __init__(self, inner: Breaker, clock: Callable[[], float]) -> None:
+        self.inner, self.clock, self.stalled = inner, clock, False
+
+    def get_ttl(self, normal_ttl: float, context: Context = None) -> Decision:
+        if not self.stalled and self.clock() >= SIMULATION_EPOCH + STALL_AT:
+            self.stalled = True
+            time.sleep(STALL_SECONDS)
+        return self.inner.get_ttl(normal_ttl, context)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def worker_1_stalls_once(setup: WorkerSetup) -> Breaker:
+    """Worker 1 is descheduled for a while mid-checkpoint: it wakes with a start in its future."""
+    inner = default_breaker(setup)
+    if setup.index == 1:
+        return _StalledOnce(inner, setup.clock)
+    return inner
+
+
+def worker_1_stalls_once_with_the_default_skew(setup: WorkerSetup) -> Breaker:
+    """As :func:`worker_1_stalls_once`, with the breaker's default one-minute max_clock_skew."""
+    return worker_1_stalls_once(replace(setup, max_clock_skew=60.0))

@@ -14,6 +14,13 @@ at some moment between the oldest read its decision may rest on (its second
 less the staleness bound) and the moment it decided, and workers that read
 the same start decided the same. A worker on another key prefix, with a
 shifted start or with another policy is caught at the first second it differs.
+
+Only a second that two workers or more checked is *compared*; a second one
+worker alone checked cannot disagree with anything, so every checkpoint is
+also held against the policy, which is pure: its decision must be the one
+the policy gives for the start that worker read, at its second (a panic
+started in its future counts as just started, as the breaker does). A worker
+alone on an impossible decision is caught that way.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from panicquota.simulation._report import Disagreement
+from panicquota.policy import AdaptivePanicQuota
+from panicquota.simulation._engine import SIMULATION_EPOCH
+from panicquota.simulation._report import Disagreement, DisagreementKind
 from panicquota.simulation._scenario import Scenario
 from panicquota.tiers import MODE_BY_TIER
 
@@ -76,6 +85,8 @@ class Agreement:
 
     #: (second, context) slots that at least one worker checked.
     points: int
+    #: The points that two workers or more checked, so compared between them.
+    compared: int
     #: Points where every worker decided the same, from the same start, plus the excused ones.
     agreeing: int
     #: Points where workers read different starts within the staleness bound of a change.
@@ -92,6 +103,7 @@ def agreement(
     wall0: float,
     speed: float,
     max_staleness: float,
+    epoch: float = SIMULATION_EPOCH,
 ) -> Agreement:
     """Judge the workers' checkpoints (see the module's docstring).
 
@@ -102,39 +114,91 @@ def agreement(
         wall0: the wall time at which simulated second 0 began.
         speed: simulated seconds per wall second.
         max_staleness: the workers' staleness bound, in simulated seconds.
+        epoch: the workers' clock at simulated second 0.
     """
     history = StartHistory(changes)
+    policy = _Policy(scenario, epoch)
     by_second: dict[int, list[tuple[int, float, tuple[Decided, ...]]]] = {}
     for worker, records in enumerate(checkpoints):
         for second, decided_at, record in records:
             by_second.setdefault(second, []).append((worker, decided_at, record))
     contexts = len(scenario.contexts)
-    points = agreeing = excused = 0
+    points = compared = agreeing = excused = 0
     disagreements: list[Disagreement] = []
+
+    def keep(kind: DisagreementKind, second: int, c: int, seen: Sequence[_Seen]) -> None:
+        if len(disagreements) < _KEPT:
+            decided = [record[c] for _, _, record in seen]
+            disagreements.append(
+                Disagreement(
+                    second,
+                    scenario.contexts[c].label,
+                    tuple((ttl, MODE_BY_TIER[tier], tier) for ttl, tier, _ in decided),
+                    kind=kind,
+                    workers=tuple(worker for worker, _, _ in seen),
+                    starts=tuple(None if start is None else start - epoch for *_, start in decided),
+                )
+            )
+
     for second in sorted(by_second):
         seen = by_second[second]
         points += contexts
+        if len(seen) > 1:
+            compared += contexts
         first = seen[0][2]
-        if all(record == first for _, _, record in seen):
-            agreeing += contexts
-            continue
+        same = all(record == first for _, _, record in seen)
         earliest = wall0 + (second - max_staleness) / speed
         for c in range(contexts):
-            decided = [(record[c], decided_at) for _, decided_at, record in seen]
-            if len({d for d, _ in decided}) == 1:
+            distinct = {record[c] for _, _, record in seen}
+            if any(not policy.gives(second, c, decided) for decided in distinct):
+                keep(DisagreementKind.POLICY, second, c, seen)
+            elif same or len(distinct) == 1:
                 agreeing += 1
-            elif _excusable(decided, history, earliest):
+            elif _excusable([(record[c], at) for _, at, record in seen], history, earliest):
                 agreeing += 1
                 excused += 1
-            elif len(disagreements) < _KEPT:
-                disagreements.append(
-                    Disagreement(
-                        second,
-                        scenario.contexts[c].label,
-                        tuple((ttl, MODE_BY_TIER[tier], tier) for (ttl, tier, _), _ in decided),
-                    )
-                )
-    return Agreement(points, agreeing, excused, tuple(disagreements))
+            else:
+                keep(DisagreementKind.DIFFER, second, c, seen)
+    return Agreement(points, compared, agreeing, excused, tuple(disagreements))
+
+
+#: ``(worker, wall time decided, Decided per context)``: one worker's checkpoint of a second.
+_Seen = tuple[int, float, tuple[Decided, ...]]
+
+
+class _Policy:
+    """What the (pure) policy decides for a start read at a second, memoised."""
+
+    def __init__(self, scenario: Scenario, epoch: float) -> None:
+        from panicquota.breaker._core import JUST_STARTED  # imports redis: only when judging
+
+        self._just_started = JUST_STARTED
+        self._quota = AdaptivePanicQuota(**scenario.policy)
+        self._contexts = [share.context for share in scenario.contexts]
+        self._normal_ttl = scenario.normal_ttl
+        self._epoch = epoch
+        self._memo: dict[tuple[int, int, float | None], tuple[float, int]] = {}
+
+    def gives(self, second: int, c: int, decided: Decided) -> bool:
+        """Whether the policy decides ``decided``'s TTL and tier from its start at *second*."""
+        ttl, tier, start = decided
+        key = (second, c, start)
+        expected = self._memo.get(key)
+        if expected is None:
+            if start is None:
+                minutes = None
+            else:
+                minutes = (self._epoch + second - start) / 60.0
+                if minutes <= 0.0:
+                    minutes = self._just_started
+            got, mode, _ = self._quota.calculate_ttl_strategy(
+                self._normal_ttl, minutes, self._contexts[c]
+            )
+            expected = self._memo[key] = (got, _TIER_OF[mode])
+        return expected == (ttl, tier)
+
+
+_TIER_OF: Final = {mode: tier for tier, mode in enumerate(MODE_BY_TIER)}
 
 
 def _excusable(

@@ -72,6 +72,9 @@ class WorkerSetup:
     key_prefix: str
     settings: BreakerSettings
     max_staleness: float
+    #: How far in the future a stored start may be before the breaker repairs
+    #: it as corrupt (the real mode raises it: compressed time jumps).
+    max_clock_skew: float = 60.0
 
 
 #: Builds the breaker of one worker (tests pass one to plant an inconsistent worker).
@@ -88,6 +91,7 @@ def default_breaker(setup: WorkerSetup) -> Breaker:
         key_prefix=setup.key_prefix,
         clock=setup.clock,
         max_staleness=setup.max_staleness,
+        max_clock_skew=setup.max_clock_skew,
         **setup.settings.as_dict(),
     )
     return breaker

@@ -93,6 +93,18 @@ _SWEEP_SECONDS: Final = 2.0
 _STARTUP_SECONDS: Final = 60.0
 
 
+def _max_clock_skew(scenario: Scenario) -> float:
+    """Return the breakers' ``max_clock_skew`` for a run of *scenario*.
+
+    A worker descheduled for a tenth of a wall second at 600x wakes a minute
+    behind the feeder and may read a start that far in its future. That is
+    compression, not a corrupt start: the breakers must not repair it (a
+    repair rewrites the start every other worker reads). No start the run
+    writes is further ahead of any process's clock than the scenario is long.
+    """
+    return float(scenario.duration_seconds) + 60.0
+
+
 class RealModeError(PanicquotaError, RuntimeError):
     """The real mode could not run (Redis unreachable, a worker failed)."""
 
@@ -184,6 +196,7 @@ def simulate_real(
             scenario.normal_ttl,
             steps,
             speed,
+            _max_clock_skew(scenario),
             logging.getLogger("panicquota.breaker").getEffectiveLevel(),
             breaker_factory,
         )
@@ -264,7 +277,8 @@ def _report(
         max_staleness=SIMULATION_MAX_STALENESS,
     )
     checked = tuple(len(r.checkpoints) / scenario.duration_seconds for r in collected)
-    warnings = _warnings(feed.change_lag, checked)
+    repairs = sum(r.repairs for r in collected)
+    warnings = _warnings(feed.change_lag, checked, repairs)
     if cleanup_failure is not None:
         warnings = (*warnings, cleanup_failure)
     return replace(
@@ -272,16 +286,20 @@ def _report(
         decision_points=verdict.points,
         agreeing_points=verdict.agreeing,
         excused_points=verdict.excused,
+        compared_points=verdict.compared,
         disagreements=verdict.disagreements,
         compression=speed,
         feeder_max_lag_seconds=feed.max_lag,
         feeder_change_lag_seconds=feed.change_lag,
         worker_checked_shares=checked,
+        breaker_repairs=repairs,
+        dropped_checkpoints=sum(r.dropped for r in collected),
+        keys_deleted=cleanup_failure is None,
         warnings=warnings,
     )
 
 
-def _warnings(change_lag: float, checked: Sequence[float]) -> tuple[str, ...]:
+def _warnings(change_lag: float, checked: Sequence[float], repairs: int = 0) -> tuple[str, ...]:
     """Return what makes this run's timeline less faithful than the scenario, if anything.
 
     A reading fed late changes nothing unless it trips or resets the panic,
@@ -301,6 +319,12 @@ def _warnings(change_lag: float, checked: Sequence[float]) -> tuple[str, ...]:
             f"simulated seconds (limit {CHECKED_SHARE_LIMIT:.0%}): a skipped second is served "
             "with the decision held before it, so tier changes show late; give "
             "--wall-seconds more time or run fewer --workers"
+        )
+    if repairs:
+        found.append(
+            f"the workers' breakers rewrote the stored panic start {repairs:,} "
+            f"{'time' if repairs == 1 else 'times'} (repaired or restored it): a correct run "
+            "never does; the other workers read the rewritten start"
         )
     return tuple(found)
 
@@ -415,9 +439,11 @@ class _Feeder:
         from panicquota.breaker import VIXCircuitBreaker
 
         self.scenario = scenario
+        self.redis_url = redis_url
         self.key_prefix = key_prefix
         self.admin = admin
         self.now = SIMULATION_EPOCH
+        self.expiry_failed = False
         self.delivered: list[object] = []
         # Built (and connected) before the start, so that the first reading is on time.
         self.breaker = VIXCircuitBreaker.from_url(
@@ -426,6 +452,7 @@ class _Feeder:
             key_prefix=key_prefix,
             clock=lambda: self.now,
             max_staleness=_FEEDER_MAX_STALENESS,
+            max_clock_skew=_max_clock_skew(scenario),
             **scenario.breaker.as_dict(),
         )
         self.breaker.add_listener(self.delivered.append)
@@ -443,7 +470,7 @@ class _Feeder:
         progress: Callable[[int, int], object] | None,
     ) -> _Feed:
         """Feed every simulated second when its wall time comes; record what changed and when."""
-        scenario, breaker, key_prefix = self.scenario, self.breaker, self.key_prefix
+        scenario, key_prefix = self.scenario, self.key_prefix
         series = scenario.volatility_series()
         events = scenario.panic_events()
         steps = scenario.duration_seconds
@@ -456,16 +483,7 @@ class _Feeder:
             # Readings missed while this process was descheduled are fed late
             # but in order, so the calm period is measured as the scenario says.
             for step in range(fed, due):
-                self.now = SIMULATION_EPOCH + step
-                issued = time.time()
-                if series is not None:
-                    breaker.observe(series[step])
-                elif events.get(step) is True:
-                    breaker.trip()
-                elif events.get(step) is False:
-                    breaker.reset()
-                start = breaker.get_ttl(scenario.normal_ttl)[2]["panic_start_ts"]
-                done = time.time()
+                start, issued, done = self._feed(step, series, events)
                 # How late the reading was in Redis, from the start of its second.
                 lag = (done - wall0) * speed - step
                 feed.max_lag = max(feed.max_lag, lag)
@@ -473,20 +491,66 @@ class _Feeder:
                     feed.changes.append(StartChange(step, issued, done, start))
                     feed.change_lag = max(feed.change_lag, lag)
                     known = start
-                    _expire(self.admin, [f"{key_prefix}:{key}" for key in _STATE_KEYS], backstop)
+                    self._expire([f"{key_prefix}:{key}" for key in _STATE_KEYS], backstop)
             fed = due
             wall = time.time()
             if progress is not None and (wall >= next_progress or fed == steps):
                 progress(fed, steps)
                 next_progress = wall + 0.1
             if wall >= next_sweep:
-                keys = list(self.admin.scan_iter(match=f"{key_prefix}:*", count=1000))
-                _expire(self.admin, keys, backstop)
+                self._expire(None, backstop)
                 next_sweep = wall + _SWEEP_SECONDS
             if fed < steps:
                 time.sleep(max(wall0 + fed / speed - time.time(), 0.0))
         feed.transitions = len(self.delivered)
         return feed
+
+    def _feed(
+        self, step: int, series: Sequence[float] | None, events: dict[int, bool]
+    ) -> tuple[float | None, float, float]:
+        """Feed simulated second *step*; return the start then, and when the call began and ended.
+
+        Raises:
+            RealModeError: Redis failed (the run cannot go on without its panic state).
+        """
+        import redis
+
+        from panicquota.breaker import StoreUnavailableError
+
+        breaker = self.breaker
+        self.now = SIMULATION_EPOCH + step
+        issued = time.time()
+        try:
+            if series is not None:
+                breaker.observe(series[step])
+            elif events.get(step) is True:
+                breaker.trip()
+            elif events.get(step) is False:
+                breaker.reset()
+            start: float | None = breaker.get_ttl(self.scenario.normal_ttl)[2]["panic_start_ts"]
+        except (StoreUnavailableError, redis.RedisError, OSError) as error:
+            raise RealModeError(
+                f"Redis at {self.redis_url} failed during the run, at simulated second "
+                f"{step}: {error}"
+            ) from None
+        return start, issued, time.time()
+
+    def _expire(self, keys: Sequence[Any] | None, backstop: int) -> None:
+        """Put the backstop expiry on *keys* (``None``: every key of the run), best effort.
+
+        The expiry only matters if the run is killed outright; a Redis that
+        fails here is logged once, and the run goes on (or fails on its reads).
+        """
+        import redis
+
+        try:
+            if keys is None:
+                keys = list(self.admin.scan_iter(match=f"{self.key_prefix}:*", count=1000))
+            _expire(self.admin, keys, backstop)
+        except (redis.RedisError, OSError) as error:
+            if not self.expiry_failed:
+                self.expiry_failed = True
+                logger.warning("could not put the backstop expiry on the run's keys: %s", error)
 
 
 #: The keys a trip or a reset (re)writes without an expiry.

@@ -46,6 +46,13 @@ _MIN_ROUNDS: Final = 2
 _PARENT_CHECK_SECONDS: Final = 0.25
 #: Added to the workers' niceness: the parent feeds the readings and must win the CPU.
 _WORKER_NICENESS: Final = 5
+#: A checkpoint is dropped when the wall clock moved on more than this many
+#: simulated seconds past its second before it was recorded: the worker was
+#: descheduled mid-checkpoint and may have read a start written long after its
+#: second (crossing one boundary is the ordinary cost of a Redis round trip).
+_MAX_CHECKPOINT_DRIFT: Final = 1
+#: The breaker's log messages that say it rewrote the stored start.
+_REPAIR_MESSAGES: Final = ("ignoring the panic start", "panic start %s of breaker %r was missing")
 _TIER_OF: Final = {mode: tier for tier, mode in enumerate(MODE_BY_TIER)}
 
 
@@ -73,6 +80,9 @@ class WorkerSpec:
     normal_ttl: float
     steps: int
     speed: float
+    #: The breakers' ``max_clock_skew``: a start read after a stall may be
+    #: ahead of the worker's compressed clock by more than the default minute.
+    max_clock_skew: float
     #: The parent's level for the breaker's logger (a spawned process starts unconfigured).
     log_level: int
     #: Builds the worker's breaker (``None``: the real ``VIXCircuitBreaker``);
@@ -106,6 +116,11 @@ class WorkerResult:
     decisions: int
     transitions: int
     checkpoints: list[Checkpoint]
+    #: Times the worker's breaker rewrote the stored start (repaired or
+    #: restored it): none in a correct run.
+    repairs: int = 0
+    #: Checkpoints dropped because the worker was descheduled in the middle.
+    dropped: int = 0
 
 
 def worker_main(spec: WorkerSpec, control: WorkerControl) -> None:
@@ -139,7 +154,7 @@ def _wait(event: Any, control: WorkerControl) -> None:
 def _work(spec: WorkerSpec, control: WorkerControl) -> WorkerResult:
     from panicquota.breaker import connect
 
-    logging.getLogger("panicquota.breaker").setLevel(spec.log_level)
+    repairs = _count_repairs(spec.log_level)
     now = [SIMULATION_EPOCH]
     delivered: list[object] = []
     client = connect(spec.redis_url)
@@ -153,6 +168,7 @@ def _work(spec: WorkerSpec, control: WorkerControl) -> WorkerResult:
             spec.key_prefix,
             spec.settings,
             SIMULATION_MAX_STALENESS,
+            spec.max_clock_skew,
         )
     )
     try:
@@ -163,17 +179,45 @@ def _work(spec: WorkerSpec, control: WorkerControl) -> WorkerResult:
         _wait(control.go, control)
         start = control.wall0.value
         time.sleep(max(start - time.time(), 0.0))
-        decisions, checkpoints, finished_at = _decide(spec, control, breaker.get_ttl, now, start)
+        decisions, checkpoints, dropped, finished_at = _decide(
+            spec, control, breaker.get_ttl, now, start
+        )
     finally:
         breaker.close()
         client.close()
-    return WorkerResult(spec.index, finished_at, decisions, len(delivered), checkpoints)
+    return WorkerResult(
+        spec.index, finished_at, decisions, len(delivered), checkpoints, repairs[0], dropped
+    )
+
+
+def _count_repairs(level: int) -> list[int]:
+    """Count the breaker's repairs of the stored start, whatever the parent's log level.
+
+    The breaker says so in a warning; the logger lets warnings through to a
+    filter that counts the repairs and passes on only what *level* allows.
+    """
+    count = [0]
+    breaker_logger = logging.getLogger("panicquota.breaker")
+    breaker_logger.setLevel(min(level, logging.WARNING))
+
+    def counting(record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith(_REPAIR_MESSAGES):
+            count[0] += 1
+        return record.levelno >= level
+
+    breaker_logger.addFilter(counting)
+    return count
 
 
 def _decide(
     spec: WorkerSpec, control: WorkerControl, get_ttl: Any, now: list[float], start: float
-) -> tuple[int, list[Checkpoint], float]:
-    """Decide until the scenario ends: a checkpoint per simulated second seen, get_ttl between."""
+) -> tuple[int, list[Checkpoint], int, float]:
+    """Decide until the scenario ends: a checkpoint per simulated second seen, get_ttl between.
+
+    Returns the decisions, the checkpoints, the checkpoints dropped (the
+    worker was descheduled between fixing its second and recording it) and
+    the wall time of the end.
+    """
     normal_ttl, contexts, speed, steps = spec.normal_ttl, spec.contexts, spec.speed, spec.steps
     stop = control.stop
     parent = multiprocessing.parent_process()
@@ -181,7 +225,7 @@ def _decide(
     batch = range(_BATCH)
     per_round = _BATCH * len(contexts)
     checkpoints: list[Checkpoint] = []
-    decisions = 0
+    decisions = dropped = 0
     step = -1
     next_check = 0.0
     rounds = _MIN_ROUNDS
@@ -201,8 +245,12 @@ def _decide(
             for context in contexts:
                 ttl, mode, meta = get_ttl(normal_ttl, context)
                 record.append((ttl, _TIER_OF[mode], meta["panic_start_ts"]))
-            checkpoints.append((step, clock(), tuple(record)))
+            decided_at = clock()
             decisions += len(contexts)
+            if int((decided_at - start) * speed) - step > _MAX_CHECKPOINT_DRIFT:
+                dropped += 1  # decided long after its second: not that second's decision
+            else:
+                checkpoints.append((step, decided_at, tuple(record)))
         if stop.value:
             raise _Stopped
         if wall >= next_check:
@@ -219,4 +267,4 @@ def _decide(
         # whole time slice: on a machine with fewer cores than processes this
         # is what keeps the feeder on time and the checkpoints regular.
         _yield_cpu()
-    return decisions, checkpoints, clock()
+    return decisions, checkpoints, dropped, clock()

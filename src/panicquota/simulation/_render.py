@@ -9,7 +9,12 @@ from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Final
 
 from panicquota.policy import AdaptivePanicQuota
-from panicquota.simulation._report import SimulationMode, SimulationReport
+from panicquota.simulation._report import (
+    Disagreement,
+    DisagreementKind,
+    SimulationMode,
+    SimulationReport,
+)
 from panicquota.tiers import MODE_BY_TIER, PanicMode
 
 if TYPE_CHECKING:
@@ -88,21 +93,51 @@ def _agreement_line(report: SimulationReport) -> str:
     """Return the agreement as a count of disagreements (a rounded share would hide one)."""
     points = report.decision_points
     wrong = points - report.agreeing_points
+    compared = report.compared_points
+    checked = (
+        ""
+        if compared is None
+        else f", {compared:,} of them compared between workers, all held against the policy"
+    )
     if not wrong:
         excused = report.excused_points
-        return f"worker agreement: [green]100%[/green] (all {points:,} decision points agree" + (
-            f"; {excused:,} of them from different starts read within the staleness bound of "
-            "a trip or reset)"
-            if excused
-            else ")"
+        return (
+            f"worker agreement: [green]100%[/green] (all {points:,} decision points agree{checked}"
+            + (
+                f"; {excused:,} of them from different starts read within the staleness bound of "
+                "a trip or reset)"
+                if excused
+                else ")"
+            )
         )
     # Rounded down, so that one disagreement among millions never reads 100%.
     share = math.floor(report.worker_agreement * 1_000_000) / 10_000
     noun = "disagreement" if wrong == 1 else "disagreements"
     return (
         f"worker agreement: [bold red]{wrong:,} {noun}[/bold red] in {points:,} decision points "
-        f"({share:.4f}% agree)"
+        f"({share:.4f}% agree{checked})"
     )
+
+
+def _disagreement_line(disagreement: Disagreement) -> str:
+    """Return one disagreement: who decided what, from which start (real mode)."""
+    where = f"at {format_duration(disagreement.second)}, {disagreement.context}: "
+    workers, starts = disagreement.workers, disagreement.starts
+    if workers is None or starts is None:
+        decided = ", ".join(
+            f"{mode.value} ttl {ttl:g}" for ttl, mode, _tier in disagreement.decisions
+        )
+        return f"{where}the workers decided {decided}"
+    decided = ", ".join(
+        f"worker {worker} {mode.value} ttl {ttl:g} from "
+        + ("no panic" if start is None else f"a start at {start:g} s")
+        for worker, start, (ttl, mode, _tier) in zip(
+            workers, starts, disagreement.decisions, strict=True
+        )
+    )
+    if disagreement.kind is DisagreementKind.POLICY:
+        return f"{where}not what the policy gives: {decided}"
+    return f"{where}{decided}"
 
 
 def _ignore(done: int, total: int) -> None:
@@ -199,18 +234,13 @@ def _print(console: Console, report: SimulationReport) -> None:
     console.print(f"tier transitions delivered: {report.transitions}")
     console.print(_agreement_line(report))
     for disagreement in report.disagreements[:3]:
-        decided = ", ".join(
-            f"{mode.value} ttl {ttl:g}" for ttl, mode, _tier in disagreement.decisions
-        )
-        console.print(
-            f"  [red]at {format_duration(disagreement.second)}, {disagreement.context}: "
-            f"the workers decided {decided}[/red]"
-        )
+        console.print(f"  [red]{_disagreement_line(disagreement)}[/red]")
     if report.mode is SimulationMode.REAL:
         console.print(
             f"wall time {report.wall_seconds:.2f} s: {report.decisions:,} get_ttl decisions, "
             f"{report.decisions_per_wall_second:,.0f}/s across {scenario.workers} processes "
-            f"against {report.redis_url} (keys {report.key_prefix}*, deleted)"
+            f"against {report.redis_url} (keys {report.key_prefix}*"
+            + (", deleted)" if report.keys_deleted else ")")
         )
         _print_faithfulness(console, report)
     else:

@@ -9,7 +9,14 @@ from typing import Any
 from panicquota.simulation._scenario import Scenario
 from panicquota.tiers import PanicMode
 
-__all__ = ["Alert", "Disagreement", "SimulationMode", "SimulationReport", "TimelineMinute"]
+__all__ = [
+    "Alert",
+    "Disagreement",
+    "DisagreementKind",
+    "SimulationMode",
+    "SimulationReport",
+    "TimelineMinute",
+]
 
 
 class SimulationMode(StrEnum):
@@ -31,14 +38,29 @@ class Alert:
     message: str
 
 
+class DisagreementKind(StrEnum):
+    """What is wrong at a disagreement."""
+
+    #: Workers decided differently, and reading around a trip or reset does not explain it.
+    DIFFER = "differ"
+    #: A worker decided what the policy does not give for the start it read (real mode).
+    POLICY = "policy"
+
+
 @dataclass(frozen=True, slots=True)
 class Disagreement:
-    """Workers deciding differently for one context at one instant."""
+    """Workers deciding differently for one context at one instant, or against the policy."""
 
     second: int
     context: str
     #: ``(ttl, mode, tier)`` per worker (real mode: per worker that checked that second).
     decisions: tuple[tuple[float, PanicMode, int], ...]
+    kind: DisagreementKind = DisagreementKind.DIFFER
+    #: Real mode: the index of the worker behind each decision.
+    workers: tuple[int, ...] | None = None
+    #: Real mode: the panic start each of them read, in simulated seconds
+    #: from the scenario's start (``None``: no panic).
+    starts: tuple[float | None, ...] | None = None
 
 
 @dataclass(slots=True)
@@ -132,6 +154,18 @@ class SimulationReport:
     feeder_change_lag_seconds: float | None = None
     #: Real mode only: per worker, the share of simulated seconds it checked.
     worker_checked_shares: tuple[float, ...] | None = None
+    #: Real mode only: decision points that two workers or more checked
+    #: (compared between them; every point is also held against the policy).
+    compared_points: int | None = None
+    #: Real mode only: times a worker's breaker rewrote the stored start
+    #: (repaired or restored it), from the breakers' warnings (one per
+    #: distinct corrupt value at most): none in a correct run.
+    breaker_repairs: int | None = None
+    #: Real mode only: checkpoints dropped because their worker was
+    #: descheduled between fixing its second and recording its decisions.
+    dropped_checkpoints: int | None = None
+    #: Real mode only: whether the run's keys were deleted at the end.
+    keys_deleted: bool | None = None
     #: What makes the figures less faithful than the scenario (real mode).
     warnings: tuple[str, ...] = ()
 
@@ -193,22 +227,34 @@ class SimulationReport:
             "agreeing_points": self.agreeing_points,
             "disagreement_count": self.decision_points - self.agreeing_points,
             "excused_points": self.excused_points,
-            "disagreements": [
-                {
-                    "second": d.second,
-                    "context": d.context,
-                    "decisions": [[ttl, mode.value, tier] for ttl, mode, tier in d.decisions],
-                }
-                for d in self.disagreements
-            ],
+            "compared_points": self.compared_points,
+            "disagreements": [_disagreement(d) for d in self.disagreements],
             "redis_url": self.redis_url,
             "key_prefix": self.key_prefix,
             "compression": self.compression,
             "feeder_max_lag_seconds": self.feeder_max_lag_seconds,
             "feeder_change_lag_seconds": self.feeder_change_lag_seconds,
-            "worker_checked_share": (
+            "worker_checked_shares": (
                 None if self.worker_checked_shares is None else list(self.worker_checked_shares)
             ),
+            "breaker_repairs": self.breaker_repairs,
+            "dropped_checkpoints": self.dropped_checkpoints,
+            "keys_deleted": self.keys_deleted,
             "warnings": list(self.warnings),
             "timeline": [minute.as_dict() for minute in self.timeline],
         }
+
+
+def _disagreement(d: Disagreement) -> dict[str, Any]:
+    """Return one disagreement as JSON-ready data."""
+    data: dict[str, Any] = {
+        "second": d.second,
+        "context": d.context,
+        "kind": d.kind.value,
+        "decisions": [[ttl, mode.value, tier] for ttl, mode, tier in d.decisions],
+    }
+    if d.workers is not None:
+        data["workers"] = list(d.workers)
+    if d.starts is not None:
+        data["starts"] = list(d.starts)
+    return data
