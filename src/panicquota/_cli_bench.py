@@ -212,15 +212,14 @@ def _bench_compare(args: argparse.Namespace) -> int:
     console.print(table)
     budget = f"{limit * 100:g}%"
     gone = [row.name for row in rows if row.new_ratio is None]
-    failed = False
-    if gone and not args.allow_missing:
-        # A renamed or deleted benchmark would otherwise hide a regression.
+    # A renamed or deleted benchmark would otherwise hide a regression.
+    missing = bool(gone) and not args.allow_missing
+    if missing:
         console.print(
             f"[bold red]{len(gone)} benchmark(s) of OLD missing from NEW[/]: "
             f"{escape(', '.join(gone))} (pass --allow-missing if removed on purpose)",
             soft_wrap=True,
         )
-        failed = True
     if regressions:
         worst = max(regressions, key=lambda r: r.change or 0.0)
         console.print(
@@ -228,10 +227,9 @@ def _bench_compare(args: argparse.Namespace) -> int:
             f"{escape(worst.name)} at {worst.change:+.1%} relative to the control",
             soft_wrap=True,
         )
-        return 1
-    if not failed:
+    elif not missing:
         console.print(f"no regression beyond {budget} relative to the control", soft_wrap=True)
-    return 1 if failed else 0
+    return 1 if regressions or missing else 0
 
 
 def _ratio(value: Any) -> str:
