@@ -14,7 +14,7 @@ from panicquota.certification import (
     check_no_leak,
     check_pure,
 )
-from panicquota.certification._checks import name_of
+from panicquota.certification._checks import name_of, show_call
 from panicquota.certification._state import difference, plain
 from panicquota.errors import InvalidArgumentError
 
@@ -43,11 +43,6 @@ def _calls(
     return [(tuple(call), dict(kwargs or {})) for call in calls]
 
 
-def _show(call: Call) -> str:
-    args, kwargs = call
-    return ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
-
-
 def _require_an_answer(fn: Callable[..., Any], calls: list[Call], check: str) -> None:
     """Fail unless some call returns: the measuring loops count a raising call as a fast one."""
     __tracebackhide__ = True
@@ -62,7 +57,7 @@ def _require_an_answer(fn: Callable[..., Any], calls: list[Call], check: str) ->
         return
     assert first is not None
     call, error = first
-    what = f"{name_of(fn)}({_show(call)}) raised {type(error).__name__}: {error}"
+    what = f"{name_of(fn)}({show_call(call)}) raised {type(error).__name__}: {error}"
     if len(calls) == 1:
         message = f"{what}; {check} measures calls that return, so the call must not raise"
     else:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
-from panicquota.certification._contexts import NO_KEYWORD, keywords_of
+from panicquota.certification._contexts import NO_KEYWORD, first_keywords
 from panicquota.certification._outcome import Outcome
 
 __all__ = ["BAD_CONTEXTS", "BAD_NUMBERS", "bad_inputs", "check_bad_input"]
@@ -50,8 +50,8 @@ def bad_inputs(policy: Any) -> Iterator[tuple[Any, Any, Any, type[Exception]]]:
     duration (none, zero, a panic).
     """
     contexts: list[Any] = [None, "", NO_KEYWORD, {"league": NO_KEYWORD}]
-    for words in keywords_of(policy).values():
-        contexts += [form for word in words[:1] for form in (word, {"league": word})]
+    for word in first_keywords(policy, 1):
+        contexts += [word, {"league": word}]
     for context in contexts:
         for normal_ttl, duration, error in BAD_NUMBERS:
             yield normal_ttl, duration, context, error

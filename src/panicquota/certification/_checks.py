@@ -62,7 +62,8 @@ def _outcome_of(fn: Callable[..., Any], call: Call) -> Any:
         return ("error", type(error).__name__, str(error))
 
 
-def _show(call: Call) -> str:
+def show_call(call: Call) -> str:
+    """Return a call's arguments as they would be written: ``60, 35.0, mode='x'``."""
     args, kwargs = call
     return ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
 
@@ -90,10 +91,10 @@ def check_deterministic(
             if got != expected:
                 return Outcome(
                     False,
-                    f"{name}({_show(call)}) gave {brief(expected)} and then {brief(got)} in the "
-                    f"same process (differing in {difference(expected, got)}); it must give the "
-                    f"same answer on each of {repeats} repeats",
-                    {"repeats": repeats, "differing_call": _show(call)},
+                    f"{name}({show_call(call)}) gave {brief(expected)} and then {brief(got)} "
+                    f"in the same process (differing in {difference(expected, got)}); it must "
+                    f"give the same answer on each of {repeats} repeats",
+                    {"repeats": repeats, "differing_call": show_call(call)},
                 )
     for run in run_fresh(fn, calls, seeds):
         for call, expected, got in zip(calls, first, run.results, strict=True):
@@ -101,11 +102,11 @@ def check_deterministic(
                 command = reproduce_command(fn, call, run.seed)
                 return Outcome(
                     False,
-                    f"{name}({_show(call)}) answered differently in a fresh interpreter with "
+                    f"{name}({show_call(call)}) answered differently in a fresh interpreter with "
                     f"PYTHONHASHSEED={run.seed} than here (here vs there: "
                     f"{difference(expected, got)}); the answer must not depend on the hash "
                     f"seed (reproduce: {command})",
-                    {"seed": run.seed, "differing_call": _show(call), "reproduce": command},
+                    {"seed": run.seed, "differing_call": show_call(call), "reproduce": command},
                 )
     return Outcome(
         True,
@@ -145,7 +146,7 @@ def check_pure(
     cells_before = _cells_snapshot(fn)
     for call in calls:
         args, kwargs = call
-        shown = _show(call)  # before the calls: they may change the arguments
+        shown = show_call(call)  # before the calls: they may change the arguments
         values = (*args, *kwargs.values())
         before = [snapshot(value) for value in values]
         for _ in range(repeats):
@@ -163,7 +164,9 @@ def check_pure(
             (
                 "closure",
                 "a variable it closes over",
-                _cells_change(cells_before, _cells_snapshot(fn)),
+                _keyed_change(
+                    cells_before, _cells_snapshot(fn), show=repr, removed="unbound", added="bound"
+                ),
                 "captured state",
             )
         )
@@ -178,7 +181,7 @@ def check_pure(
                 (
                     "class",
                     "a class attribute",
-                    _class_change(class_before, _class_snapshot(owner)),
+                    _keyed_change(class_before, _class_snapshot(owner)),
                     "the class",
                 ),
             ]
@@ -203,12 +206,20 @@ def _class_snapshot(owner: object) -> dict[str, Any]:
     return {key: snapshot(value) for key, value in class_state(owner).items()}
 
 
-def _class_change(before: dict[str, Any], after: dict[str, Any]) -> str | None:
+def _keyed_change(
+    before: dict[str, Any],
+    after: dict[str, Any],
+    *,
+    show: Callable[[str], str] = str,
+    removed: str = "deleted",
+    added: str = "added",
+) -> str | None:
+    """Return the first change between two ``{name: snapshot}`` maps, or None."""
     for key in [*before, *(k for k in after if k not in before)]:
         if key not in after:
-            return f"{key} was deleted"
+            return f"{show(key)} was {removed}"
         if key not in before:
-            return f"{key} was added"
+            return f"{show(key)} was {added}"
         change = describe_change(before[key], after[key], key)
         if change is not None:
             return change
@@ -228,16 +239,6 @@ def _cells_snapshot(fn: Callable[..., Any]) -> dict[str, Any]:
         except ValueError:  # an empty cell: the variable is not bound yet
             continue
     return snap
-
-
-def _cells_change(before: dict[str, Any], after: dict[str, Any]) -> str | None:
-    for variable in [*before, *(v for v in after if v not in before)]:
-        if variable not in before or variable not in after:
-            return f"{variable!r} was {'bound' if variable in after else 'unbound'}"
-        change = describe_change(before[variable], after[variable], variable)
-        if change is not None:
-            return change
-    return None
 
 
 #: Allocations by the measuring machinery and interpreter caches, not by the callable.

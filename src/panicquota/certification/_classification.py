@@ -17,6 +17,8 @@ from panicquota.certification._contexts import (
     NO_KEYWORD,
     KeywordRules,
     exposed_rules,
+    first_keywords,
+    keywords_of,
 )
 from panicquota.certification._decide import Violation, decide
 from panicquota.stakes import CONTEXT_FIELDS, Stakes
@@ -103,12 +105,10 @@ def check_classification(policy: Any) -> int:
                 expect(word, f"{word!r} is a keyword of {stakes}" if own else _PRIORITY)
     else:
         rules = _inferred(stakes_of)
-    probed = (shown.keywords if shown is not None else DEFAULT_KEYWORDS).values()
-    for keywords in probed:
+    for keywords in keywords_of(policy).values():
         for word in keywords[:MAX_FORMS]:
             for context, reason in _forms(word):
                 expect(context, reason)
-    samples = [keywords[0] for keywords in probed if keywords]
-    for context in _mixes([*samples, NO_KEYWORD]):
+    for context in _mixes([*first_keywords(policy, 1), NO_KEYWORD]):
         expect(context, _PRIORITY)
     return made

@@ -20,6 +20,7 @@ __all__ = [
     "NORMAL_TTLS",
     "KeywordRules",
     "exposed_rules",
+    "first_keywords",
     "fresh_calls",
     "keyword_matches",
     "keywords_of",
@@ -100,14 +101,15 @@ def keywords_of(policy: Any) -> Mapping[str, tuple[str, ...]]:
     return rules.keywords if rules is not None else DEFAULT_KEYWORDS
 
 
-def _firsts(policy: Any, per_level: int) -> list[str]:
+def first_keywords(policy: Any, per_level: int) -> list[str]:
+    """Return the first *per_level* keywords of each stakes level (see :func:`keywords_of`)."""
     return [word for words in keywords_of(policy).values() for word in words[:per_level]]
 
 
 def sample_contexts(policy: Any) -> list[Any]:
     """Return contexts covering every stakes level, in each accepted form."""
     contexts: list[Any] = [None, "", NO_KEYWORD]
-    for word in _firsts(policy, 2):
+    for word in first_keywords(policy, 2):
         contexts += [{"league": word}, f"{word} final", {"event": word.upper()}]
     return contexts
 
@@ -118,7 +120,7 @@ def variant_contexts(policy: Any) -> list[Any]:
     Mixed contexts show a priority that depends on iteration order; padded
     and nested ones show a policy that tidies or marks the caller's mapping.
     """
-    firsts = _firsts(policy, 1)
+    firsts = first_keywords(policy, 1)
     contexts: list[Any] = []
     for index, word in enumerate(firsts):
         for other in [*firsts[index + 1 :], NO_KEYWORD]:
@@ -151,7 +153,7 @@ def fresh_calls(policy: Any, normal_ttls: Iterable[float] = (*NORMAL_TTLS, 45.5)
     show. Contexts rotate through a club name, a mapping, a keyword with a
     round number, a long string, and a mapping mixing a keyword with a match.
     """
-    words = _firsts(policy, 2) or [NO_KEYWORD]
+    words = first_keywords(policy, 2) or [NO_KEYWORD]
     ttls = tuple(normal_ttls)
     padding = "between two clubs of the regional league " * 3
     for i in count():

@@ -14,7 +14,7 @@ from itertools import pairwise
 from typing import Any, Final
 
 from panicquota.certification._classification import check_classification
-from panicquota.certification._contexts import NORMAL_TTLS, keywords_of, sample_contexts
+from panicquota.certification._contexts import NORMAL_TTLS, first_keywords, sample_contexts
 from panicquota.certification._decide import Violation, decide, thresholds_of
 from panicquota.certification._outcome import Outcome
 from panicquota.certification._state import difference, plain
@@ -159,7 +159,7 @@ def _normal_ttls(tier_ttls: Mapping[int, Any]) -> list[float]:
 
 def _meta_isolated(policy: Any) -> int:
     """Check that a decision's metadata is read-only and not changed by a later call."""
-    contexts = [None, *({"league": w} for ws in keywords_of(policy).values() for w in ws[:1])]
+    contexts = [None, *({"league": word} for word in first_keywords(policy, 1))]
     first = (60, 35.123456789, contexts[-1])
     second = (300, 400.0, contexts[0])
     _, _, meta = decide(policy, *first)

@@ -163,13 +163,7 @@ def _walk(value: Any, seen: set[int]) -> Any:
         return {repr(item): True for item in value}
     if isinstance(value, list | tuple):
         return [_walk(item, seen) for item in value]
-    state: dict[str, Any] = {}
-    for name in getattr(value, "__dict__", {}):
-        state[f".{name}"] = _walk(vars(value)[name], seen)
-    for cls in type(value).__mro__:
-        for name in getattr(cls, "__slots__", ()):
-            if hasattr(value, name) and name not in ("__dict__", "__weakref__"):
-                state[f".{name}"] = _walk(getattr(value, name), seen)
+    state = {f".{name}": _walk(item, seen) for name, item in _attributes(value).items()}
     return state if state else repr(value)
 
 
