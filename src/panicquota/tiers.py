@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_THRESHOLDS",
     "DEFAULT_TTLS",
     "MODE_BY_TIER",
+    "TIER_BY_MODE",
     "PanicMode",
     "Thresholds",
     "TierTTLs",
@@ -40,6 +41,8 @@ MODE_BY_TIER: Final = (
     PanicMode.DEGRADED,
     PanicMode.CHRONIC,
 )
+#: The tier of each mode: the inverse of MODE_BY_TIER.
+TIER_BY_MODE: Final = {mode: tier for tier, mode in enumerate(MODE_BY_TIER)}
 
 
 def _is_real(value: object) -> bool:

@@ -663,7 +663,10 @@ def test_sigterm_exits_during_the_run_only() -> None:
 
     before = signal.signal(signal.SIGTERM, previous)
     try:
-        with pytest.raises(SystemExit) as excinfo, real._sigterm_exits():
+        with (
+            pytest.raises(SystemExit) as excinfo,
+            real._signal_handled(signal.SIGTERM, real._exit_on_sigterm),
+        ):
             terminate_and_wait()
         assert excinfo.value.code == 143
         assert signal.getsignal(signal.SIGTERM) is previous

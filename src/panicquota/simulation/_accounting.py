@@ -16,11 +16,10 @@ from panicquota.simulation._report import (
     TimelineMinute,
 )
 from panicquota.simulation._scenario import Scenario
-from panicquota.tiers import MODE_BY_TIER, PanicMode
+from panicquota.tiers import TIER_BY_MODE, PanicMode
 
 __all__ = ["Accounting"]
 
-_TIER_OF: Final = {mode: tier for tier, mode in enumerate(MODE_BY_TIER)}
 _NORMAL: Final = PanicMode.NORMAL
 #: Disagreements kept in the report (the count is always complete).
 _KEPT_DISAGREEMENTS: Final = 20
@@ -122,7 +121,7 @@ class Accounting:
                 second, 0 if in_panic else self._baseline_hits[c]
             )[0]
             baseline += base * workers
-            tier = _TIER_OF[mode0]
+            tier = TIER_BY_MODE[mode0]
             self._tier_seconds[c][tier] += 1
             label = self.labels[c]
             if tier != self._last_tier[c]:
@@ -160,7 +159,7 @@ class Accounting:
                 Disagreement(
                     second,
                     self.labels[c],
-                    tuple((d[c][0], d[c][1], _TIER_OF[d[c][1]]) for d in decisions),
+                    tuple((d[c][0], d[c][1], TIER_BY_MODE[d[c][1]]) for d in decisions),
                 )
             )
         if self._shared:

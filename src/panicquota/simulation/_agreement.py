@@ -35,7 +35,7 @@ from panicquota.policy import AdaptivePanicQuota
 from panicquota.simulation._engine import SIMULATION_EPOCH
 from panicquota.simulation._report import Disagreement, DisagreementKind
 from panicquota.simulation._scenario import Scenario
-from panicquota.tiers import MODE_BY_TIER
+from panicquota.tiers import MODE_BY_TIER, TIER_BY_MODE
 
 __all__ = ["Agreement", "Checkpoint", "StartChange", "StartHistory", "agreement"]
 
@@ -145,14 +145,12 @@ def agreement(
         points += contexts
         if len(seen) > 1:
             compared += contexts
-        first = seen[0][2]
-        same = all(record == first for _, _, record in seen)
         earliest = wall0 + (second - max_staleness) / speed
         for c in range(contexts):
             distinct = {record[c] for _, _, record in seen}
             if any(not policy.gives(second, c, decided) for decided in distinct):
                 keep(DisagreementKind.POLICY, second, c, seen)
-            elif same or len(distinct) == 1:
+            elif len(distinct) == 1:
                 agreeing += 1
             elif _excusable([(record[c], at) for _, at, record in seen], history, earliest):
                 agreeing += 1
@@ -167,7 +165,7 @@ _Seen = tuple[int, float, tuple[Decided, ...]]
 
 
 class _Policy:
-    """What the (pure) policy decides for a start read at a second, memoised."""
+    """What the (pure) policy decides for a start read at a second."""
 
     def __init__(self, scenario: Scenario, epoch: float) -> None:
         from panicquota.breaker._core import JUST_STARTED  # imports redis: only when judging
@@ -177,28 +175,20 @@ class _Policy:
         self._contexts = [share.context for share in scenario.contexts]
         self._normal_ttl = scenario.normal_ttl
         self._epoch = epoch
-        self._memo: dict[tuple[int, int, float | None], tuple[float, int]] = {}
 
     def gives(self, second: int, c: int, decided: Decided) -> bool:
         """Whether the policy decides ``decided``'s TTL and tier from its start at *second*."""
         ttl, tier, start = decided
-        key = (second, c, start)
-        expected = self._memo.get(key)
-        if expected is None:
-            if start is None:
-                minutes = None
-            else:
-                minutes = (self._epoch + second - start) / 60.0
-                if minutes <= 0.0:
-                    minutes = self._just_started
-            got, mode, _ = self._quota.calculate_ttl_strategy(
-                self._normal_ttl, minutes, self._contexts[c]
-            )
-            expected = self._memo[key] = (got, _TIER_OF[mode])
-        return expected == (ttl, tier)
-
-
-_TIER_OF: Final = {mode: tier for tier, mode in enumerate(MODE_BY_TIER)}
+        if start is None:
+            minutes = None
+        else:
+            minutes = (self._epoch + second - start) / 60.0
+            if minutes <= 0.0:
+                minutes = self._just_started
+        got, mode, _ = self._quota.calculate_ttl_strategy(
+            self._normal_ttl, minutes, self._contexts[c]
+        )
+        return (got, TIER_BY_MODE[mode]) == (ttl, tier)
 
 
 def _excusable(

@@ -218,9 +218,9 @@ def simulate_real(
         on_start(base)
     cleanup_failure: str | None = None
     feeder: _Feeder | None = None
-    with _sigterm_exits():
+    with _signal_handled(signal.SIGTERM, _exit_on_sigterm):
         try:
-            with _children_ignore_sigint():
+            with _signal_handled(signal.SIGINT, signal.SIG_IGN):
                 for process in processes:
                     process.start()
             feeder = _Feeder(scenario, redis_url, key_prefix, admin)
@@ -330,36 +330,28 @@ def _warnings(change_lag: float, checked: Sequence[float], repairs: int = 0) -> 
 
 
 @contextlib.contextmanager
-def _sigterm_exits() -> Iterator[None]:
-    """Turn SIGTERM into ``SystemExit`` for the run, so that its cleanup runs; then restore."""
+def _signal_handled(signum: int, handler: Any) -> Iterator[None]:
+    """Handle *signum* with *handler* for the block, then restore the previous handler.
+
+    Used twice: SIGTERM becomes ``SystemExit`` so that the run's cleanup
+    runs, and SIGINT is ignored while the workers start, so that they ignore
+    it from their first instruction (an ignored signal stays ignored in a
+    child; Ctrl-C is the parent's to handle).
+    """
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers (and receives signals)
         return
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    previous = signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        signal.signal(signum, signal.SIG_DFL if previous is None else previous)
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
     # One is enough: a second SIGTERM must not cut the cleanup short.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise SystemExit(128 + signum)
-
-
-@contextlib.contextmanager
-def _children_ignore_sigint() -> Iterator[None]:
-    """Start processes that ignore SIGINT from their first instruction (Ctrl-C is the parent's)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    # An ignored signal stays ignored across exec, and Python then leaves it so.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
 
 def _await_ready(control: WorkerControl, processes: Sequence[Any]) -> None:

@@ -32,7 +32,7 @@ from panicquota.simulation._engine import (
 )
 from panicquota.simulation._scenario import BreakerSettings
 from panicquota.stakes import Context
-from panicquota.tiers import MODE_BY_TIER
+from panicquota.tiers import TIER_BY_MODE
 
 __all__ = ["WorkerControl", "WorkerResult", "WorkerSpec", "worker_main"]
 
@@ -53,7 +53,6 @@ _WORKER_NICENESS: Final = 5
 _MAX_CHECKPOINT_DRIFT: Final = 1
 #: The breaker's log messages that say it rewrote the stored start.
 _REPAIR_MESSAGES: Final = ("ignoring the panic start", "panic start %s of breaker %r was missing")
-_TIER_OF: Final = {mode: tier for tier, mode in enumerate(MODE_BY_TIER)}
 
 
 def _no_yield() -> None:
@@ -244,7 +243,7 @@ def _decide(
             record = []
             for context in contexts:
                 ttl, mode, meta = get_ttl(normal_ttl, context)
-                record.append((ttl, _TIER_OF[mode], meta["panic_start_ts"]))
+                record.append((ttl, TIER_BY_MODE[mode], meta["panic_start_ts"]))
             decided_at = clock()
             decisions += len(contexts)
             if int((decided_at - start) * speed) - step > _MAX_CHECKPOINT_DRIFT:
