@@ -11,9 +11,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from panicquota._simulation_limits import DEFAULT_MAX_SPEED, DEFAULT_MIN_WALL_SECONDS, MAX_WORKERS
 from panicquota.errors import PanicquotaError
-from panicquota.simulation._real import DEFAULT_MAX_SPEED, DEFAULT_MIN_WALL_SECONDS, RealModeError
-from panicquota.simulation._scenario import MAX_WORKERS
 
 #: Exit status when workers disagreed: a bug, never a tuning matter.
 EXIT_DISAGREEMENT = 1
@@ -138,6 +137,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from panicquota import simulation
+    from panicquota.simulation._real import RealModeError
     from panicquota.simulation._render import progress_bar
 
     if args.list:

@@ -44,3 +44,18 @@ def test_unknown_attribute() -> None:
 
     with pytest.raises(AttributeError, match=r"^module 'panicquota' has no attribute 'Nope'$"):
         panicquota.Nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_building_the_cli_imports_no_command_s_machinery() -> None:
+    """Every ``panicquota`` command builds the whole parser: it must not load the simulator."""
+    probe = (
+        "import json, sys\n"
+        "from panicquota.cli import build_parser\n"
+        "build_parser()\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(result.stdout))
+    assert not loaded & {"panicquota.simulation", "panicquota.breaker", "multiprocessing"}

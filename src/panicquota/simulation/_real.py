@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import Any, Final, NoReturn
 
+from panicquota._simulation_limits import DEFAULT_MAX_SPEED, DEFAULT_MIN_WALL_SECONDS
 from panicquota.decision import Decision
 from panicquota.errors import PanicquotaError
 from panicquota.policy import AdaptivePanicQuota
@@ -72,10 +73,6 @@ __all__ = [
 logger = logging.getLogger("panicquota.simulation")
 
 DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
-#: The most simulated seconds per wall second a run plays unless told otherwise.
-DEFAULT_MAX_SPEED: Final = 600.0
-#: The shortest default run, in wall seconds (enough to measure a decision rate).
-DEFAULT_MIN_WALL_SECONDS: Final = 10.0
 #: Past this many simulated seconds of feeder lag at a trip or reset, the
 #: report warns (1% of the shortest default tier, 15 minutes, is 9 s).
 FEEDER_LAG_LIMIT: Final = 10.0

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from os import PathLike
 from typing import Any, Final
 
+from panicquota._simulation_limits import MAX_WORKERS
 from panicquota._toml import read_toml
 from panicquota.config import policy_config_from_mapping
 from panicquota.errors import ConfigError
@@ -52,10 +53,6 @@ __all__ = [
     "load_scenario",
 ]
 
-#: The most workers a scenario may have: each is a breaker deciding every
-#: simulated second (a process of its own in the real mode); past a few dozen
-#: more workers say nothing new about agreement or load.
-MAX_WORKERS: Final = 64
 
 _TOP_KEYS: Final = (
     "name",
