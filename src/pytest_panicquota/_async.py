@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from pytest_panicquota._journal import KeyJournal, named, written_keys
+from pytest_panicquota._journal import KeyJournal
 
 __all__ = ["close_sockets", "tracking_async_client"]
 
@@ -60,13 +60,11 @@ def _define() -> tuple[type[Any], type[Any]]:
         sync_twin: Any
 
         def pipeline_execute_command(self, *args: Any, **options: Any) -> Any:
-            args = named(args)
-            self.journal.before_write(self.sync_twin, written_keys(self.sync_twin, args))
+            args = self.journal.before_command(self.sync_twin, args)
             return super().pipeline_execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
         async def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
-            args = named(args)
-            self.journal.before_write(self.sync_twin, written_keys(self.sync_twin, args))
+            args = self.journal.before_command(self.sync_twin, args)
             return await super().immediate_execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
     class TrackingAsyncRedis(redis.asyncio.Redis):
@@ -78,10 +76,7 @@ def _define() -> tuple[type[Any], type[Any]]:
         sync_twin: Any
 
         async def execute_command(self, *args: Any, **options: Any) -> Any:
-            args = named(args)
-            keys = written_keys(self.sync_twin, args)
-            if keys:
-                self.journal.before_write(self.sync_twin, keys)
+            args = self.journal.before_command(self.sync_twin, args)
             return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
         def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:

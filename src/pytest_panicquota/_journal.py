@@ -118,6 +118,16 @@ class KeyJournal:
         #: Keys this process saw already: each is saved once per process.
         self.seen: set[bytes] = set()
 
+    def before_command(self, client: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Journal what the command *args* is about to write; return *args* ready to send.
+
+        *client* is a tracked sync client of the server (for an async client,
+        its sync twin): it finds the written keys and saves their first state.
+        """
+        args = named(args)
+        self.before_write(client, written_keys(client, args))
+        return args
+
     def before_write(self, client: Any, keys: Iterable[bytes]) -> None:
         """Save what each key not seen yet holds, unless another process saved it first."""
         for key in keys:
@@ -190,8 +200,10 @@ def written_keys(client: Any, args: tuple[Any, ...]) -> list[bytes]:
     if len(words) == 1 and name == "FUNCTION" and len(args) > 1:
         full = f"FUNCTION {_text(args[1]).upper()}"
     reason = _REFUSED.get(full) or _REFUSED.get(name)
-    if reason is None and name == "COPY" and _copy_db(args) not in (None, _db(client)):
-        full, reason = f"COPY ... DB {_copy_db(args)}", _OTHER_DB
+    if reason is None and name == "COPY":
+        db = _copy_db(args)
+        if db not in (None, _db(client)):
+            full, reason = f"COPY ... DB {db}", _OTHER_DB
     if reason is not None:
         raise SharedServerError(f"panic_redis refuses {full} on a shared Redis server: {reason}")
     encode = client.get_encoder().encode
@@ -300,13 +312,11 @@ def tracking_client_class() -> type[Any]:
         tracked_by: Any
 
         def pipeline_execute_command(self, *args: Any, **options: Any) -> Any:
-            args = named(args)
-            self.journal.before_write(self.tracked_by, written_keys(self.tracked_by, args))
+            args = self.journal.before_command(self.tracked_by, args)
             return super().pipeline_execute_command(*args, **options)
 
         def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
-            args = named(args)
-            self.journal.before_write(self.tracked_by, written_keys(self.tracked_by, args))
+            args = self.journal.before_command(self.tracked_by, args)
             return super().immediate_execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
     class TrackingRedis(redis.Redis):
@@ -315,10 +325,7 @@ def tracking_client_class() -> type[Any]:
         journal: KeyJournal
 
         def execute_command(self, *args: Any, **options: Any) -> Any:
-            args = named(args)
-            keys = written_keys(self, args)
-            if keys:
-                self.journal.before_write(self, keys)
+            args = self.journal.before_command(self, args)
             return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
 
         def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
