@@ -199,7 +199,8 @@ def written_keys(client: Any, args: tuple[Any, ...]) -> list[bytes]:
     full = " ".join(words[:2]) if len(words) > 1 else name
     if len(words) == 1 and name == "FUNCTION" and len(args) > 1:
         full = f"FUNCTION {_text(args[1]).upper()}"
-    reason = _REFUSED.get(full) or _REFUSED.get(name)
+    # By its first word too: redis-py splits "FLUSHALL ASYNC" given as one string.
+    reason = _REFUSED.get(full) or _REFUSED.get(words[0])
     if reason is None and name == "COPY":
         db = _copy_db(args)
         if db not in (None, _db(client)):

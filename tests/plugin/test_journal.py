@@ -86,6 +86,7 @@ def test_failed_restore_keeps_the_journal(real_redis: Any, keys: str) -> None:
         (("COPY", "{k}:a", "{k}:b", "DB", 1), "COPY ... DB 1"),
         (("SELECT", 1), "SELECT"),
         (("MIGRATE", "127.0.0.1", 1, "{k}:a", 0, 100), "MIGRATE"),
+        (("FLUSHALL ASYNC",), "FLUSHALL ASYNC"),
         (("FUNCTION FLUSH",), "FUNCTION FLUSH"),
         (("FUNCTION", "flush", "ASYNC"), "FUNCTION FLUSH"),
         (("FUNCTION", "DELETE", "fixpluginlib"), "FUNCTION DELETE"),
