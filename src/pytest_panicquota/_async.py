@@ -99,9 +99,10 @@ def _drop(connection: Any) -> None:
     if transport is None:
         return
     if loop is not None and not loop.is_closed():
-        if not loop.is_running():
+        if not loop.is_running() and not _in_running_loop():
             loop.run_until_complete(_aclose(writer))
         else:
+            # Its loop cannot be run from here (it runs, or another one does).
             transport.abort()
         return
     # The loop is gone: the transport marks itself closing, then fails to
@@ -112,6 +113,15 @@ def _drop(connection: Any) -> None:
     if sock is not None:
         sock.close()
         transport._sock = None
+
+
+def _in_running_loop() -> bool:
+    """Whether this thread is inside a running event loop (which blocks running another)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 async def _aclose(writer: Any) -> None:

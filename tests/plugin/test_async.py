@@ -30,6 +30,9 @@ def test_any_number_of_event_loops(panic_async_redis):
     with asyncio.Runner() as runner:
         assert runner.run(panic_async_redis.incr(key)) == 4
         assert runner.run(panic_async_redis.incr(key)) == 5
+        # The runner's loop is open but idle: a new loop meets its connection.
+        assert asyncio.run(panic_async_redis.incr(key)) == 6
+        assert runner.run(panic_async_redis.incr(key)) == 7
 
 def test_writes_directly_piped_and_scripted(panic_async_redis):
     async def main():
