@@ -92,9 +92,7 @@ class RedisHandle:
             # key's saved state, to put it back by hand.
             problems += _attempt(
                 f"the keys under {self.key_prefix!r}",
-                lambda: self.journal.delete_prefix(
-                    self.client, self.key_prefix, keep_journal=bool(unrestored)
-                ),
+                lambda: self.journal.delete_prefix(self.client, keep_journal=bool(unrestored)),
             )
             if unrestored and self.journal.read:
                 restored = (

@@ -169,14 +169,14 @@ class KeyJournal:
         self.seen.clear()
         return problems
 
-    def delete_prefix(self, client: Any, prefix: str, *, keep_journal: bool = False) -> None:
-        """Delete every key under *prefix* (``SCAN MATCH`` and ``DEL``, never ``FLUSHDB``).
+    def delete_prefix(self, client: Any, *, keep_journal: bool = False) -> None:
+        """Delete every key under the test's prefix (``SCAN MATCH`` and ``DEL``, never ``FLUSHDB``).
 
         Args:
             keep_journal: leave the journal, to check by hand keys it could not restore.
         """
         untracked = _server(client).untracked
-        keys = list(untracked.scan_iter(match=f"{_escape(prefix)}:*", count=1000))
+        keys = list(untracked.scan_iter(match=f"{_escape(self.prefix)}:*", count=1000))
         if keep_journal:
             keys = [key for key in keys if key != self.record_key.encode()]
         if keys:
