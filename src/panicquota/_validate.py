@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import sys
 
 from panicquota.errors import InvalidArgumentError, InvalidTypeError
 
@@ -13,10 +13,11 @@ def require_number(name: str, value: object, *, accepted: str = "a finite number
     Raises:
         InvalidTypeError: *value* is not an ``int`` or ``float`` (``bool`` is refused
             too: ``True`` minutes is always a bug).
-        InvalidArgumentError: *value* is negative, NaN or infinite.
+        InvalidArgumentError: *value* is negative, NaN or infinite, or an ``int``
+            too large to have a ``float`` value (above ``sys.float_info.max``).
     """
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidTypeError(f"{name} must be {accepted}, got {type(value).__name__} {value!r}")
-    if not (0 <= value < math.inf):  # also false for NaN
+    if not (0 <= value <= sys.float_info.max):  # also false for NaN and infinities
         raise InvalidArgumentError(f"{name} must be {accepted}, got {value!r}")
     return value

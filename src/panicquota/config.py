@@ -3,17 +3,23 @@
 Format (every table optional; stakes are ``high``/``medium``/``low`` or their
 full names ``high_stakes``...)::
 
+    [tool.panicquota]
+    context_keys = ["league", "competition"]   # mapping keys a context is read by
+
     [tool.panicquota.thresholds]        # minutes at which tiers 2, 3, 4 start
     medium = [20, 60, 120]              # or { tier2 = 20, tier3 = 60, tier4 = 120 }
 
     [tool.panicquota.ttls]              # seconds, per tier
     tier2 = 10
 
-    [tool.panicquota.keywords]          # replaces the default keywords of a level
+    [tool.panicquota.keywords]          # replaces the default keywords of that level only
     high = ["Champions League", "UCL", "Cup Final"]
 
 In a standalone file the same tables stand at the top level (or under
-``[tool.panicquota]``).
+``[tool.panicquota]``). Each entry is validated by the type it configures
+(:class:`Thresholds`, :class:`TierTTLs`, :class:`MatchImportance`); an error is
+a :class:`ConfigError` whose ``source`` is the file and ``key`` the full
+dotted key path of the bad entry.
 """
 
 from __future__ import annotations
@@ -23,31 +29,33 @@ from os import PathLike
 from typing import Any
 
 from panicquota._toml import read_toml
+from panicquota._validate import require_number
 from panicquota.errors import ConfigError, PanicquotaError
-from panicquota.stakes import DEFAULT_RULES, Stakes
-from panicquota.tiers import DEFAULT_TTLS
+from panicquota.stakes import MatchImportance, Stakes
+from panicquota.tiers import DEFAULT_TTLS, Thresholds, TierTTLs
 
 __all__ = ["load_policy_config", "policy_config_from_mapping"]
 
-_SECTIONS = ("thresholds", "ttls", "keywords")
+_SECTIONS = ("thresholds", "ttls", "keywords", "context_keys")
+_TIERS = ("tier1", "tier2", "tier3", "tier4")
 
 
 def load_policy_config(path: str | PathLike[str]) -> dict[str, Any]:
     """Read *path* and return the keyword arguments of :class:`AdaptivePanicQuota`.
 
     Raises:
-        ConfigError: the file is missing, not TOML, or has an invalid key; the
-            message names the file and the key.
+        ConfigError: the file is missing, not UTF-8 or not TOML, or has an
+            invalid key; ``source`` is the file and ``key`` the dotted key.
     """
     file, document = read_toml(path, ConfigError, "configuration")
     tool = document.get("tool")
     if isinstance(tool, Mapping) and "panicquota" in tool:
         section, where = tool["panicquota"], "tool.panicquota"
     elif file.name == "pyproject.toml":
-        raise ConfigError(f"{file}: no [tool.panicquota] table")
+        raise ConfigError("no [tool.panicquota] table", source=str(file))
     else:
         section, where = document, ""
-    return policy_config_from_mapping(section, source=f"{file}", prefix=where)
+    return policy_config_from_mapping(section, source=str(file), prefix=where)
 
 
 def policy_config_from_mapping(
@@ -55,54 +63,88 @@ def policy_config_from_mapping(
 ) -> dict[str, Any]:
     """Validate a parsed configuration table and return the policy's keyword arguments.
 
+    *prefix* is the dotted key of the table itself (``"tool.panicquota"``,
+    ``"policy"``), so that errors name the full key path.
+
     Raises:
-        ConfigError: naming *source* and the dotted key that is wrong.
+        ConfigError: with ``source`` set to *source* and ``key`` to the full
+            dotted key of the entry that is wrong.
     """
 
-    def key(*parts: str) -> str:
-        return ".".join(p for p in (prefix, *parts) if p)
+    def key(*parts: str) -> str | None:
+        return ".".join(p for p in (prefix, *parts) if p) or None
 
     if not isinstance(section, Mapping):
-        raise ConfigError(f"{source}: {key() or 'the document'} must be a table")
-    unknown = sorted(set(section) - set(_SECTIONS))
-    if unknown:
-        raise ConfigError(
-            f"{source}: unknown key {key(unknown[0])!r}; accepted: "
-            + ", ".join(repr(key(s)) for s in _SECTIONS)
-        )
+        raise ConfigError(f"must be a table, got {section!r}", source=source, key=key())
+    for name in section:
+        if name not in _SECTIONS:
+            raise ConfigError(
+                "unknown key; accepted: " + ", ".join(repr(key(s)) for s in _SECTIONS),
+                source=source,
+                key=key(name),
+            )
     kwargs: dict[str, Any] = {}
-    try:
-        if "thresholds" in section:
-            kwargs["thresholds"] = _stakes_table(section["thresholds"], source, key("thresholds"))
-        if "ttls" in section:
-            ttls = section["ttls"]
-            if not isinstance(ttls, Mapping):
-                raise ConfigError(f"{key('ttls')} must be a table of tier1..tier4")
-            kwargs["ttls"] = {**DEFAULT_TTLS.as_dict(), **ttls}
-        if "keywords" in section:
-            rules = dict(DEFAULT_RULES)
-            rules.update(_stakes_table(section["keywords"], source, key("keywords")))
-            kwargs["rules"] = rules
-        from panicquota.policy import AdaptivePanicQuota
-
-        AdaptivePanicQuota(**kwargs)  # validate now, where the file name is known
-    except ConfigError as error:
-        if str(error).startswith(f"{source}:"):
-            raise
-        raise ConfigError(f"{source}: {error}") from None
-    except PanicquotaError as error:
-        raise ConfigError(f"{source}: {error}") from None
+    if "thresholds" in section:
+        kwargs["thresholds"] = {
+            stakes: _located(Thresholds.coerce, entry, source, dotted)
+            for stakes, dotted, entry in _stakes_table(
+                section["thresholds"], source, f"{key('thresholds')}"
+            )
+        }
+    if "ttls" in section:
+        kwargs["ttls"] = _ttls(section["ttls"], source, f"{key('ttls')}")
+    if "keywords" in section:
+        # A level named replaces that level's keywords; MatchImportance keeps
+        # the defaults of the others.
+        rules: dict[Stakes, Any] = {}
+        for stakes, dotted, entry in _stakes_table(
+            section["keywords"], source, f"{key('keywords')}"
+        ):
+            _located(MatchImportance, {stakes: entry}, source, dotted)
+            rules[stakes] = entry
+        kwargs["rules"] = rules
+    if "context_keys" in section:
+        keys = section["context_keys"]
+        _located(lambda k: MatchImportance(keys=k), keys, source, key("context_keys"))
+        kwargs["context_keys"] = tuple(keys)
     return kwargs
 
 
-def _stakes_table(value: object, source: str, where: str) -> dict[Stakes, Any]:
+def _located(build: Any, value: object, source: str, key: str | None) -> Any:
+    """Return ``build(value)``; an error it raises names *source* and *key*."""
+    try:
+        return build(value)
+    except ConfigError as error:
+        raise error.located(source=source, key=key) from None
+    except PanicquotaError as error:  # InvalidTypeError: a value of the wrong type
+        raise ConfigError(str(error), source=source, key=key) from None
+
+
+def _ttls(value: object, source: str, where: str) -> TierTTLs:
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{source}: {where} must be a table keyed by stakes")
-    table: dict[Stakes, Any] = {}
+        raise ConfigError(
+            f"must be a table of tier1..tier4, got {value!r}", source=source, key=where
+        )
     for name, entry in value.items():
-        try:
-            stakes = Stakes.parse(name)
-        except ConfigError as error:
-            raise ConfigError(f"{source}: {where}.{name}: {error}") from None
-        table[stakes] = entry
-    return table
+        if name not in _TIERS:
+            raise ConfigError(
+                "unknown key; accepted: " + ", ".join(repr(f"{where}.{t}") for t in _TIERS),
+                source=source,
+                key=f"{where}.{name}",
+            )
+        _located(lambda v: require_number("a TTL", v), entry, source, f"{where}.{name}")
+    # Each entry is valid on its own; together they must not fall from one tier to the next.
+    ttls: TierTTLs = _located(TierTTLs.coerce, {**DEFAULT_TTLS.as_dict(), **value}, source, where)
+    return ttls
+
+
+def _stakes_table(value: object, source: str, where: str) -> list[tuple[Stakes, str, Any]]:
+    """Return ``(stakes, key, entry)`` for each entry of a table keyed by stakes."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"must be a table keyed by stakes, got {value!r}", source=source, key=where
+        )
+    return [
+        (_located(Stakes.parse, name, source, f"{where}.{name}"), f"{where}.{name}", entry)
+        for name, entry in value.items()
+    ]

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ContextKeysWarning",
     "InvalidArgumentError",
     "InvalidTypeError",
     "PanicquotaError",
+    "PanicquotaWarning",
 ]
 
 
@@ -28,4 +30,50 @@ class InvalidTypeError(PanicquotaError, TypeError):
 
 
 class ConfigError(PanicquotaError, ValueError):
-    """A configuration (thresholds, TTLs, keyword rules, TOML file) is invalid."""
+    """A configuration (thresholds, TTLs, keyword rules, TOML file) is invalid.
+
+    Args:
+        reason: what is wrong and what is accepted.
+        source: the file (or ``<config>``) the configuration came from, if known.
+        key: the full dotted key path of the bad entry (``"ttls.tier2"``), if known.
+
+    ``str(error)`` reads ``"<source>: key '<key>': <reason>"``, leaving out
+    what is not known.
+    """
+
+    def __init__(self, reason: str, *, source: str | None = None, key: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.source = source
+        self.key = key
+
+    def located(self, *, source: str | None = None, key: str | None = None) -> ConfigError:
+        """Return a copy of this error with *source* and *key* filled in where still unknown."""
+        return type(self)(
+            self.reason,
+            source=self.source if self.source is not None else source,
+            key=self.key if self.key is not None else key,
+        )
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        if self.key:
+            where += f"key {self.key!r}: "
+        return where + self.reason
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_config_error, (type(self), self.reason, self.source, self.key))
+
+
+def _rebuild_config_error(
+    cls: type[ConfigError], reason: str, source: str | None, key: str | None
+) -> ConfigError:
+    return cls(reason, source=source, key=key)
+
+
+class PanicquotaWarning(UserWarning):
+    """Base class of every warning panicquota issues."""
+
+
+class ContextKeysWarning(PanicquotaWarning):
+    """A mapping context has none of the keys the classifier reads, so it is low stakes."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import sys
 from bisect import bisect_right as _bisect_right
 from collections.abc import Iterable, Mapping
 from os import PathLike
@@ -12,7 +12,14 @@ from typing import Any, Final
 from panicquota._validate import require_number
 from panicquota.decision import Decision, DecisionMeta, TierProfile
 from panicquota.errors import ConfigError
-from panicquota.stakes import Context, ContextKey, MatchImportance, Stakes, context_key
+from panicquota.stakes import (
+    CONTEXT_FIELDS,
+    Context,
+    ContextKey,
+    MatchImportance,
+    Stakes,
+    context_key,
+)
 from panicquota.tiers import (
     DEFAULT_TTLS,
     PanicMode,
@@ -23,7 +30,10 @@ from panicquota.tiers import (
 
 __all__ = ["AdaptivePanicQuota"]
 
-_INF: Final = math.inf
+#: The largest accepted number: an int above it has no float value (its metadata would overflow).
+_MAX: Final = sys.float_info.max
+#: The key of a default-keys mapping that has none of them.
+_UNREAD: Final = (None, None, None, None)
 _REAL_TYPES: Final = (int, float)
 _new_object: Final = object.__new__
 _NORMAL: Final = PanicMode.NORMAL  # enum class attribute look-ups are slow
@@ -41,13 +51,16 @@ class AdaptivePanicQuota:
             (``{Stakes.MEDIUM: Thresholds(30, 90, 180)}``, tuples or mappings
             accepted); levels left out keep their defaults.
         ttls: the TTL of each tier in seconds (default 0 / 5 / 30 / 60).
-        rules: keywords per stakes level (see :class:`MatchImportance`).
-        importance: a ready classifier, instead of *rules*.
+        rules: keywords per stakes level (see :class:`MatchImportance`); a level
+            named replaces that level's keywords, the others keep their defaults.
+        importance: a ready classifier, instead of *rules* and *context_keys*.
+        context_keys: the mapping keys a mapping context is classified by
+            (default ``league``, ``competition``, ``tournament``, ``event``).
 
     Raises:
         ConfigError: thresholds that are not positive and strictly increasing
             (the message names the stakes and the values), TTLs that fall from
-            one tier to the next, or both *rules* and *importance* given.
+            one tier to the next, or *importance* given with *rules* or *context_keys*.
 
     Example::
 
@@ -57,7 +70,7 @@ class AdaptivePanicQuota:
         (5, 'PANIC_PARTIAL', 2)
     """
 
-    __slots__ = ("_importance", "_table_by_key", "_tables", "_thresholds", "_ttls")
+    __slots__ = ("_default_keys", "_importance", "_table_by_key", "_tables", "_thresholds", "_ttls")
 
     def __init__(
         self,
@@ -66,14 +79,21 @@ class AdaptivePanicQuota:
         *,
         rules: Mapping[Any, Iterable[str]] | None = None,
         importance: MatchImportance | None = None,
+        context_keys: Iterable[str] | None = None,
     ) -> None:
-        if rules is not None and importance is not None:
-            raise ConfigError("pass either rules or importance, not both")
+        if importance is not None and (rules is not None or context_keys is not None):
+            given = "rules" if rules is not None else "context_keys"
+            raise ConfigError(f"pass either {given} or importance, not both")
         self._thresholds: Mapping[Stakes, Thresholds] = MappingProxyType(
             coerce_thresholds(thresholds)
         )
         self._ttls = DEFAULT_TTLS if ttls is None else TierTTLs.coerce(ttls)
-        self._importance = importance if importance is not None else MatchImportance(rules)
+        if importance is None:
+            importance = MatchImportance(
+                rules, keys=CONTEXT_FIELDS if context_keys is None else context_keys
+            )
+        self._importance = importance
+        self._default_keys = importance.keys == CONTEXT_FIELDS
         # Everything that does not depend on the call's arguments, computed once:
         # per stakes, the tier boundaries and a (ttl, mode, profile) row per tier.
         self._tables: Mapping[Stakes, _StakesTable] = MappingProxyType(
@@ -94,7 +114,7 @@ class AdaptivePanicQuota:
             ConfigError: the file cannot be read or a key is invalid; the
                 message names the file and the key.
         """
-        from panicquota.config import load_policy_config
+        from panicquota.config import load_policy_config  # tomllib, only when asked for
 
         return cls(**load_policy_config(path))
 
@@ -140,26 +160,34 @@ class AdaptivePanicQuota:
             InvalidTypeError: an argument of the wrong type.
         """
         # The common case is checked inline: this runs on every request.
-        if type(normal_ttl) not in _REAL_TYPES or not 0 <= normal_ttl < _INF:
+        if type(normal_ttl) not in _REAL_TYPES or not 0 <= normal_ttl <= _MAX:
             require_number("normal_ttl", normal_ttl)
         duration = panic_duration_minutes
         if duration is None:
             duration = 0.0
-        elif type(duration) not in _REAL_TYPES or not 0 <= duration < _INF:
+        elif type(duration) not in _REAL_TYPES or not 0 <= duration <= _MAX:
             duration = require_number("panic_duration_minutes", duration)
         # context_key() inlined for its two common cases: this runs on every request.
-        if type(context) is dict:
+        if type(context) is dict and self._default_keys:
             key: ContextKey = (
                 context.get("league"),
                 context.get("competition"),
                 context.get("tournament"),
                 context.get("event"),
             )
+            if key == _UNREAD:
+                self._importance.unread(context)
         elif type(context) is str or context is None:
             key = context
         else:
-            key = context_key(context)
-        bounds, rows, normal = self._table_by_key[key]
+            key = context_key(context, self._importance.keys)
+            if type(key) is tuple and not any(v is not None for v in key):
+                self._importance.unread(context)  # type: ignore[arg-type]  # a mapping
+        try:
+            bounds, rows, normal = self._table_by_key[key]
+        except TypeError:  # an unhashable value (a list, a dict) under a read key
+            self._importance.classify(context)  # raises the classifier's own error
+            raise
         if duration:
             # Tiers are decided on the raw duration; only the metadata rounds it.
             # bisect_right puts a duration equal to a threshold in the higher tier.
@@ -204,7 +232,11 @@ class AdaptivePanicQuota:
         thresholds = {s.value: tuple(t) for s, t in self._thresholds.items()}
         ttls = tuple(self._ttls.as_dict().values())
         rules = {s.value: list(k) for s, k in self._importance.rules.items()}
-        return f"{type(self).__name__}(thresholds={thresholds!r}, ttls={ttls!r}, rules={rules!r})"
+        keys = "" if self._default_keys else f", context_keys={self._importance.keys!r}"
+        return (
+            f"{type(self).__name__}(thresholds={thresholds!r}, ttls={ttls!r}, "
+            f"rules={rules!r}{keys})"
+        )
 
 
 #: Per stakes: the minutes at which tiers 2-4 start, a (ttl, mode, profile) row

@@ -9,13 +9,14 @@ the highest stakes winning when keywords of several levels match.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 from panicquota._memo import BoundedMemo
-from panicquota.errors import ConfigError, InvalidTypeError
+from panicquota.errors import ConfigError, ContextKeysWarning, InvalidTypeError
 
 __all__ = [
     "CONTEXT_FIELDS",
@@ -58,8 +59,10 @@ T = TypeVar("T")
 #: Stakes from highest to lowest: the first level whose keywords match wins.
 _PRIORITY: Final = (Stakes.HIGH, Stakes.MEDIUM, Stakes.LOW)
 
-#: The mapping keys a mapping context is classified by, in this order.
+#: The mapping keys a mapping context is classified by, in this order (the default).
 CONTEXT_FIELDS: Final = ("league", "competition", "tournament", "event")
+#: How many distinct key sets of unread mappings a classifier remembers having warned about.
+_WARNED_MAX: Final = 1024
 
 DEFAULT_RULES: Final[Mapping[Stakes, tuple[str, ...]]] = MappingProxyType(
     {
@@ -94,7 +97,9 @@ def _normalise_rules(rules: Mapping[Any, Iterable[str]]) -> dict[Stakes, tuple[s
         raise InvalidTypeError(
             f"rules must be a mapping of stakes to keywords, got {type(rules).__name__} {rules!r}"
         )
-    normalised: dict[Stakes, tuple[str, ...]] = dict.fromkeys(_PRIORITY, ())
+    # Naming a level replaces that level's keywords only: the others keep their
+    # defaults (as a [keywords] table of a TOML configuration does).
+    normalised: dict[Stakes, tuple[str, ...]] = dict(DEFAULT_RULES)
     for raw_stakes, keywords in rules.items():
         stakes = Stakes.parse(raw_stakes)
         if isinstance(keywords, str) or not isinstance(keywords, Iterable):
@@ -118,12 +123,31 @@ def _identity(stakes: Stakes) -> Stakes:
     return stakes
 
 
-def context_key(context: Context) -> ContextKey:
+def _normalise_keys(keys: object) -> tuple[str, ...]:
+    if (
+        isinstance(keys, str)
+        or not isinstance(keys, Iterable)
+        or not (keys := tuple(keys))
+        or not all(isinstance(k, str) and k for k in keys)
+        or len(set(keys)) != len(keys)
+    ):
+        raise ConfigError(
+            f"context keys must be a non-empty list of distinct, non-empty strings, got {keys!r}"
+        )
+    return keys
+
+
+def _quoted(keys: Iterable[str]) -> str:
+    names = [repr(k) for k in keys]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def context_key(context: Context, keys: tuple[str, ...] = CONTEXT_FIELDS) -> ContextKey:
     """Return the hashable key a context is classified by.
 
-    A mapping gives the tuple of its ``league``, ``competition``,
-    ``tournament`` and ``event`` values; a string gives itself (a ``str``
-    subclass its plain text); ``None`` gives ``None``.
+    A mapping gives the tuple of its values for *keys* (by default ``league``,
+    ``competition``, ``tournament`` and ``event``); a string gives itself (a
+    ``str`` subclass its plain text); ``None`` gives ``None``.
 
     Raises:
         InvalidTypeError: *context* is not a mapping, a string or ``None``.
@@ -132,13 +156,12 @@ def context_key(context: Context) -> ContextKey:
         return context
     # type() before isinstance(): an ABC check costs more than the whole look-up.
     if type(context) is dict or isinstance(context, Mapping):
-        get = context.get
-        return (get("league"), get("competition"), get("tournament"), get("event"))
+        return tuple(map(context.get, keys))
     if isinstance(context, str):
         return str(context)
     raise InvalidTypeError(
-        "context must be a mapping (read by its 'league', 'competition', 'tournament' "
-        f"and 'event' values), a string or None, got {type(context).__name__} {context!r}"
+        f"context must be a mapping (read by its {_quoted(keys)} values), a string or None, "
+        f"got {type(context).__name__} {context!r}"
     )
 
 
@@ -153,18 +176,28 @@ class MatchImportance:
 
     Args:
         rules: keywords per stakes level (keys: :class:`Stakes`, ``"high_stakes"``
-            or ``"high"``); levels left out have no keywords. Default:
-            :data:`DEFAULT_RULES`.
+            or ``"high"``); a level named replaces that level's keywords, levels
+            left out keep :data:`DEFAULT_RULES` (give ``[]`` to empty one).
         cache_size: how many distinct contexts to memoise (``0`` disables it).
+        keys: the mapping keys a mapping context is read by, in this order
+            (default :data:`CONTEXT_FIELDS`). A non-empty mapping with none of
+            them is low stakes and warns once per distinct set of its keys
+            (:class:`~panicquota.errors.ContextKeysWarning`).
     """
 
-    __slots__ = ("_cache_size", "_memo", "_patterns", "_rules")
+    __slots__ = ("_cache_size", "_keys", "_memo", "_patterns", "_rules", "_warned")
 
     def __init__(
-        self, rules: Mapping[Any, Iterable[str]] | None = None, cache_size: int = 8192
+        self,
+        rules: Mapping[Any, Iterable[str]] | None = None,
+        cache_size: int = 8192,
+        *,
+        keys: Iterable[str] = CONTEXT_FIELDS,
     ) -> None:
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
             raise ConfigError(f"cache_size must be an int >= 0, got {cache_size!r}")
+        self._keys = CONTEXT_FIELDS if keys is CONTEXT_FIELDS else _normalise_keys(keys)
+        self._warned: set[frozenset[object]] = set()
         self._rules: Mapping[Stakes, tuple[str, ...]] = MappingProxyType(
             _normalise_rules(DEFAULT_RULES if rules is None else rules)
         )
@@ -181,18 +214,53 @@ class MatchImportance:
         """The keywords of each stakes level (read-only)."""
         return self._rules
 
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The mapping keys a mapping context is read by, in order."""
+        return self._keys
+
     def classify(self, context: Context) -> Stakes:
         """Return the stakes of *context*.
 
         Args:
-            context: a mapping read by its ``league``, ``competition``,
-                ``tournament`` and ``event`` values, a plain string, or ``None``.
+            context: a mapping read by its :attr:`keys` values (``league``,
+                ``competition``, ``tournament`` and ``event`` by default), a
+                plain string, or ``None``.
 
         Raises:
             InvalidTypeError: *context* is none of those, or one of the read
                 values is neither a string nor ``None``.
         """
-        return self._memo[context_key(context)]
+        key = context_key(context, self._keys)
+        try:
+            stakes = self._memo[key]
+        except TypeError:  # an unhashable value (a list, a dict) under a read key
+            stakes = self._classify_uncached(key)
+        if stakes is Stakes.LOW and type(key) is tuple and not any(v is not None for v in key):
+            self.unread(context)  # type: ignore[arg-type]  # a mapping: its key is a tuple
+        return stakes
+
+    def unread(self, context: Mapping[Any, Any]) -> None:
+        """Warn that the mapping *context* has none of :attr:`keys`, once per set of its keys.
+
+        An empty mapping is not warned about: it carries no classification.
+        """
+        if not context or any(key in context for key in self._keys):
+            return
+        seen = frozenset(context)
+        if seen in self._warned:
+            return
+        if len(self._warned) >= _WARNED_MAX:
+            self._warned.clear()
+        self._warned.add(seen)
+        found = ", ".join(sorted(map(repr, context)))
+        warnings.warn(
+            f"context mapping has none of the keys read ({_quoted(self._keys)}), so it is "
+            f"low stakes; its keys: {found} (set the keys read with "
+            "MatchImportance(keys=...) or context_keys in the configuration)",
+            ContextKeysWarning,
+            stacklevel=3,
+        )
 
     def memo(self, outcome: Callable[[Stakes], T]) -> BoundedMemo[ContextKey, T]:
         """Return a memo mapping a :func:`context_key` to ``outcome(stakes)``.
@@ -208,7 +276,7 @@ class MatchImportance:
         if isinstance(key, str):
             text = key
         else:
-            for name, value in zip(CONTEXT_FIELDS, key, strict=True):
+            for name, value in zip(self._keys, key, strict=True):
                 if value is not None and not isinstance(value, str):
                     raise InvalidTypeError(
                         f"context[{name!r}] must be a string or None, "
@@ -224,14 +292,25 @@ class MatchImportance:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MatchImportance):
             return NotImplemented
-        return dict(self._rules) == dict(other._rules)
+        return dict(self._rules) == dict(other._rules) and self._keys == other._keys
 
     def __hash__(self) -> int:
-        return hash(tuple(self._rules.items()))
+        return hash((tuple(self._rules.items()), self._keys))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (dict(self._rules), self._cache_size))
+        return (_rebuild, (type(self), dict(self._rules), self._cache_size, self._keys))
 
     def __repr__(self) -> str:
         rules = {stakes.value: list(words) for stakes, words in self._rules.items()}
-        return f"MatchImportance(rules={rules!r})"
+        if self._keys == CONTEXT_FIELDS:
+            return f"MatchImportance(rules={rules!r})"
+        return f"MatchImportance(rules={rules!r}, keys={self._keys!r})"
+
+
+def _rebuild(
+    cls: type[MatchImportance],
+    rules: dict[Stakes, tuple[str, ...]],
+    cache_size: int,
+    keys: tuple[str, ...],
+) -> MatchImportance:
+    return cls(rules, cache_size, keys=keys)

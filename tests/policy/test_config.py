@@ -60,26 +60,49 @@ def test_empty_file_is_the_default_policy(tmp_path: Path) -> None:
     [
         (
             "[thresholds]\nmedium = [30, 20, 180]\n",
-            "{path}: medium_stakes: thresholds must be positive, finite and strictly increasing "
-            "(0 < tier2 < tier3 < tier4), got Thresholds(tier2=30, tier3=20, tier4=180)",
+            "{path}: key 'thresholds.medium': thresholds must be positive, finite and strictly "
+            "increasing (0 < tier2 < tier3 < tier4), got Thresholds(tier2=30, tier3=20, tier4=180)",
         ),
         (
             "[thresholds]\nhuge = [1, 2, 3]\n",
-            "{path}: thresholds.huge: unknown stakes 'huge'; use one of 'high_stakes', "
+            "{path}: key 'thresholds.huge': unknown stakes 'huge'; use one of 'high_stakes', "
             "'medium_stakes', 'low_stakes'",
         ),
         (
             "[tresholds]\n",
-            "{path}: unknown key 'tresholds'; accepted: 'thresholds', 'ttls', 'keywords'",
+            "{path}: key 'tresholds': unknown key; accepted: 'thresholds', 'ttls', 'keywords', "
+            "'context_keys'",
         ),
-        ("thresholds = 3\n", "{path}: thresholds must be a table keyed by stakes"),
-        ("ttls = [1]\n", "{path}: ttls must be a table of tier1..tier4"),
+        ("thresholds = 3\n", "{path}: key 'thresholds': must be a table keyed by stakes, got 3"),
+        ("ttls = [1]\n", "{path}: key 'ttls': must be a table of tier1..tier4, got [1]"),
         (
             "[ttls]\ntier2 = 100\n",
-            "{path}: TTLs must be finite, >= 0 and non-decreasing (0 <= tier1 <= tier2 <= tier3 "
-            "<= tier4), got TierTTLs(tier1=0, tier2=100, tier3=30, tier4=60)",
+            "{path}: key 'ttls': TTLs must be finite, >= 0 and non-decreasing (0 <= tier1 <= "
+            "tier2 <= tier3 <= tier4), got TierTTLs(tier1=0, tier2=100, tier3=30, tier4=60)",
         ),
-        ("[keywords]\nhigh = [1]\n", "{path}: keywords for high_stakes must be strings, got 1"),
+        (
+            "[ttls]\nteir2 = 10\n",
+            "{path}: key 'ttls.teir2': unknown key; accepted: 'ttls.tier1', 'ttls.tier2', "
+            "'ttls.tier3', 'ttls.tier4'",
+        ),
+        (
+            "[ttls]\ntier2 = 'ten'\n",
+            "{path}: key 'ttls.tier2': a TTL must be a finite number >= 0, got str 'ten'",
+        ),
+        (
+            "[keywords]\nhigh = [1]\n",
+            "{path}: key 'keywords.high': keywords for high_stakes must be strings, got 1",
+        ),
+        (
+            "[thresholds]\nlow = [1, 'x', 3]\n",
+            "{path}: key 'thresholds.low': thresholds must be numbers of minutes, got "
+            "Thresholds(tier2=1, tier3='x', tier4=3)",
+        ),
+        (
+            "context_keys = []\n",
+            "{path}: key 'context_keys': context keys must be a non-empty list of distinct, "
+            "non-empty strings, got ()",
+        ),
     ],
 )
 def test_errors_name_the_file_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -105,8 +128,9 @@ def test_error_names_the_tool_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         AdaptivePanicQuota.from_toml(path)
     assert str(info.value) == (
-        f"{path}: unknown key 'tool.panicquota.ttl'; accepted: 'tool.panicquota.thresholds', "
-        "'tool.panicquota.ttls', 'tool.panicquota.keywords'"
+        f"{path}: key 'tool.panicquota.ttl': unknown key; accepted: "
+        "'tool.panicquota.thresholds', 'tool.panicquota.ttls', 'tool.panicquota.keywords', "
+        "'tool.panicquota.context_keys'"
     )
 
 
@@ -135,4 +159,5 @@ def test_mapping_must_be_a_table() -> None:
     """A parsed section that is not a table is refused."""
     with pytest.raises(ConfigError) as info:
         policy_config_from_mapping([], source="scenario.toml", prefix="policy")  # type: ignore[arg-type]
-    assert str(info.value) == "scenario.toml: policy must be a table"
+    assert str(info.value) == "scenario.toml: key 'policy': must be a table, got []"
+    assert (info.value.source, info.value.key) == ("scenario.toml", "policy")

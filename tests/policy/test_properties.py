@@ -6,6 +6,7 @@ import copy
 import pickle
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,6 +20,10 @@ normal_ttls = st.one_of(
 league_names = st.sampled_from(
     ["UCL", "Ligue 1", "Serie A", "Ligue 2", "World Cup", "", "Europa League", "Friendly"]
 )
+# Mappings with none of the keys read warn (tests/policy/test_stakes.py checks it);
+# the properties here are about decisions, whatever the context.
+pytestmark = pytest.mark.filterwarnings("ignore::panicquota.errors.ContextKeysWarning")
+
 contexts = st.one_of(
     st.none(),
     st.text(),

@@ -9,6 +9,7 @@ from types import MappingProxyType
 import pytest
 
 from panicquota import ConfigError, InvalidTypeError, MatchImportance, Stakes
+from panicquota.errors import ContextKeysWarning
 
 
 @pytest.mark.parametrize(
@@ -82,7 +83,8 @@ def test_mapping_is_read_from_its_four_fields(field: str) -> None:
 
 def test_other_mapping_fields_are_ignored() -> None:
     """Values outside the four fields never change the stakes."""
-    assert MatchImportance().classify({"home": "UCL", "market": "Ligue 1"}) is Stakes.LOW
+    with pytest.warns(ContextKeysWarning):
+        assert MatchImportance().classify({"home": "UCL", "market": "Ligue 1"}) is Stakes.LOW
 
 
 def test_keyword_cannot_straddle_two_fields() -> None:
