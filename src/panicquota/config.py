@@ -83,14 +83,17 @@ def policy_config_from_mapping(
                 source=source,
                 key=key(name),
             )
+    # The values are returned as written (validated, not converted): what the
+    # policy is built from, and what a scenario hands on to its workers.
     kwargs: dict[str, Any] = {}
     if "thresholds" in section:
-        kwargs["thresholds"] = {
-            stakes: _located(Thresholds.coerce, entry, source, dotted)
-            for stakes, dotted, entry in _stakes_table(
-                section["thresholds"], source, f"{key('thresholds')}"
-            )
-        }
+        thresholds: dict[Stakes, Any] = {}
+        for stakes, dotted, entry in _stakes_table(
+            section["thresholds"], source, f"{key('thresholds')}"
+        ):
+            _located(Thresholds.coerce, entry, source, dotted)
+            thresholds[stakes] = entry
+        kwargs["thresholds"] = thresholds
     if "ttls" in section:
         kwargs["ttls"] = _ttls(section["ttls"], source, f"{key('ttls')}")
     if "keywords" in section:
@@ -120,7 +123,7 @@ def _located(build: Any, value: object, source: str, key: str | None) -> Any:
         raise ConfigError(str(error), source=source, key=key) from None
 
 
-def _ttls(value: object, source: str, where: str) -> TierTTLs:
+def _ttls(value: object, source: str, where: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(
             f"must be a table of tier1..tier4, got {value!r}", source=source, key=where
@@ -134,7 +137,8 @@ def _ttls(value: object, source: str, where: str) -> TierTTLs:
             )
         _located(lambda v: require_number("a TTL", v), entry, source, f"{where}.{name}")
     # Each entry is valid on its own; together they must not fall from one tier to the next.
-    ttls: TierTTLs = _located(TierTTLs.coerce, {**DEFAULT_TTLS.as_dict(), **value}, source, where)
+    ttls = {**DEFAULT_TTLS.as_dict(), **value}
+    _located(TierTTLs.coerce, ttls, source, where)
     return ttls
 
 

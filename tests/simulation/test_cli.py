@@ -166,7 +166,7 @@ def test_bad_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     path.write_text("workers = 0\n[volatility]\npoints = [[0, 1], [1, 1]]\n", encoding="utf-8")
     assert main(["simulate", "--scenario", str(path)]) == 2
     assert capsys.readouterr().err == (
-        f"panicquota simulate: error: {path}: key 'workers' must be an integer from 1 to 64, "
+        f"panicquota simulate: error: {path}: key 'workers': must be an integer from 1 to 64, "
         "got 0\n"
     )
 

@@ -272,7 +272,7 @@ def test_bad_override() -> None:
     """An override is validated like a file value."""
     with pytest.raises(
         ScenarioError,
-        match=r"^<built-in flash>: key 'workers' must be an integer from 1 to 64, got 0$",
+        match=r"^<built-in flash>: key 'workers': must be an integer from 1 to 64, got 0$",
     ):
         builtin_scenario("flash").with_overrides(workers=0)
 
@@ -347,7 +347,8 @@ TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
         pytest.param(
             "rate = 4\n" + TIMELINE,
             (
-                "unknown key 'rate'; accepted: 'name', 'description', 'duration_minutes', 'seed', "
+                "key 'rate': unknown key; accepted: 'name', 'description', 'duration_minutes', "
+                "'seed', "
                 "'workers', 'rps', 'normal_ttl', 'upstream_capacity', 'volatility', "
                 "'panic_windows', 'contexts', 'breaker', 'policy'"
             ),
@@ -355,23 +356,23 @@ TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
         ),
         pytest.param(
             "workers = 0\n" + TIMELINE,
-            "key 'workers' must be an integer from 1 to 64, got 0",
+            "key 'workers': must be an integer from 1 to 64, got 0",
             id="workers-zero",
         ),
         pytest.param(
             "workers = 65\n" + TIMELINE,
-            "key 'workers' must be an integer from 1 to 64, got 65",
+            "key 'workers': must be an integer from 1 to 64, got 65",
             id="workers-too-many",
         ),
         pytest.param(
             "duration_minutes = 0.001\n" + TIMELINE,
-            "key 'duration_minutes' must last at least one second (>= 1/60 minute), got 0.001",
+            "key 'duration_minutes': must last at least one second (>= 1/60 minute), got 0.001",
             id="duration-below-a-second",
         ),
         pytest.param(
             "duration_minutes = 30\n[volatility]\npoints = [[0, 10], [20, 40], [45, 10]]\n",
             (
-                "key 'volatility.points[2]' is at minute 45, after the end of the scenario "
+                "key 'volatility.points[2]': is at minute 45, after the end of the scenario "
                 "(duration_minutes = 30); accepted: minutes up to 30, or raise 'duration_minutes'"
             ),
             id="point-after-the-end",
@@ -380,7 +381,7 @@ TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
             "duration_minutes = 5\n[volatility]\n"
             "segments = [{minutes = 3, vix = 10}, {minutes = 4, vix = 40}]\n",
             (
-                "key 'volatility.segments[1]' ends at minute 7, after the end of the scenario "
+                "key 'volatility.segments[1]': ends at minute 7, after the end of the scenario "
                 "(duration_minutes = 5); accepted: minutes up to 5, or raise 'duration_minutes'"
             ),
             id="segment-after-the-end",
@@ -388,7 +389,7 @@ TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
         pytest.param(
             "duration_minutes = 10\npanic_windows = [[2, 4], [5, 12]]\n",
             (
-                "key 'panic_windows[1]' ends at minute 12, after the end of the scenario "
+                "key 'panic_windows[1]': ends at minute 12, after the end of the scenario "
                 "(duration_minutes = 10); accepted: minutes up to 10, or raise 'duration_minutes'"
             ),
             id="window-after-the-end",
@@ -396,7 +397,7 @@ TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
         pytest.param(
             "duration_minutes = 10\npanic_windows = [[12, 14]]\n",
             (
-                "key 'panic_windows[0]' ends at minute 14, after the end of the scenario "
+                "key 'panic_windows[0]': ends at minute 14, after the end of the scenario "
                 "(duration_minutes = 10); accepted: minutes up to 10, or raise 'duration_minutes'"
             ),
             id="window-starts-after-the-end",
@@ -414,32 +415,32 @@ TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
             id="context-without-traffic",
         ),
         pytest.param(
-            "rps = 2.5\n" + TIMELINE, "key 'rps' must be an integer >= 1, got 2.5", id="rps-float"
+            "rps = 2.5\n" + TIMELINE, "key 'rps': must be an integer >= 1, got 2.5", id="rps-float"
         ),
         pytest.param(
             "seed = -1\n" + TIMELINE,
-            "key 'seed' must be an integer >= 0, got -1",
+            "key 'seed': must be an integer >= 0, got -1",
             id="seed-negative",
         ),
         pytest.param(
             "normal_ttl = 'x'\n" + TIMELINE,
-            "key 'normal_ttl' must be a finite number >= 0, got 'x'",
+            "key 'normal_ttl': must be a finite number >= 0, got str 'x'",
             id="ttl-text",
         ),
         pytest.param(
             "upstream_capacity = 0\n" + TIMELINE,
-            "key 'upstream_capacity' must be a finite number > 0, got 0",
+            "key 'upstream_capacity': must be a finite number > 0, got 0",
             id="capacity-zero",
         ),
         pytest.param(
             "duration_minutes = 0\n" + TIMELINE,
-            "key 'duration_minutes' must be a finite number > 0, got 0",
+            "key 'duration_minutes': must be a finite number > 0, got 0",
             id="duration-zero",
         ),
         pytest.param(
             "[volatility]\n",
             (
-                "key 'volatility' needs exactly one of 'points' (a list of [minute, vix]) and "
+                "key 'volatility': needs exactly one of 'points' (a list of [minute, vix]) and "
                 "'segments' (a list of tables)"
             ),
             id="volatility-empty",
@@ -451,35 +452,36 @@ TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
         ),
         pytest.param(
             "[volatility]\npoints = [[0, 10, 3]]\n",
-            "key 'volatility.points[0]' must be [minute, vix], got [0, 10, 3]",
+            "key 'volatility.points[0]': must be [minute, vix], got [0, 10, 3]",
             id="points-shape",
         ),
         pytest.param(
             "[volatility]\npoints = []\n",
-            "key 'volatility.points' must be a non-empty list of [minute, vix], got []",
+            "key 'volatility.points': must be a non-empty list of [minute, vix], got []",
             id="points-empty",
         ),
         pytest.param(
             "[volatility]\nnoise = -1\npoints = [[0, 1]]\n",
-            "key 'volatility.noise' must be a finite number >= 0, got -1",
+            "key 'volatility.noise': must be a finite number >= 0, got -1",
             id="noise-negative",
         ),
         pytest.param(
             "[volatility]\nsegments = [{vix = 3}]\n",
-            "key 'volatility.segments[0].minutes' is required",
+            "key 'volatility.segments[0].minutes': is required",
             id="segment-minutes",
         ),
         pytest.param(
             "[volatility]\nsegments = [{minutes = 3, vix = 3, to = 4}]\n",
             (
-                "key 'volatility.segments[0]' needs either 'vix' (a level) or 'from' and 'to' (a "
+                "key 'volatility.segments[0]': needs either 'vix' (a level) or 'from' and 'to' (a "
                 "ramp), got {'minutes': 3, 'vix': 3, 'to': 4}"
             ),
             id="segment-mixed",
         ),
         pytest.param(
             "[volatility]\nsegments = [{minutes = 3, level = 3}]\n",
-            "unknown key 'volatility.segments[0].level'; accepted: 'minutes', 'vix', 'from', 'to'",
+            "key 'volatility.segments[0].level': unknown key; accepted: 'minutes', 'vix', "
+            "'from', 'to'",
             id="segment-unknown",
         ),
         pytest.param(
@@ -499,40 +501,40 @@ TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
             id="window-overlap",
         ),
         pytest.param(
-            "name = 3\n" + TIMELINE, "key 'name' must be a string, got 3", id="name-number"
+            "name = 3\n" + TIMELINE, "key 'name': must be a string, got 3", id="name-number"
         ),
         pytest.param(
-            "volatility = 3\n", "key 'volatility' must be a table, got 3", id="volatility-number"
+            "volatility = 3\n", "key 'volatility': must be a table, got 3", id="volatility-number"
         ),
         pytest.param(
             "[volatility]\nsegments = []\n",
-            "key 'volatility.segments' must be a non-empty list of tables, got []",
+            "key 'volatility.segments': must be a non-empty list of tables, got []",
             id="segments-empty",
         ),
         pytest.param(
             "panic_windows = []\n",
-            "key 'panic_windows' must be a non-empty list of [start_minute, end_minute], got []",
+            "key 'panic_windows': must be a non-empty list of [start_minute, end_minute], got []",
             id="windows-empty",
         ),
         pytest.param(
             "panic_windows = [3]\n",
-            "key 'panic_windows[0]' must be [start_minute, end_minute], got 3",
+            "key 'panic_windows[0]': must be [start_minute, end_minute], got 3",
             id="window-shape",
         ),
         pytest.param(
             TIMELINE + "[[contexts]]\nleague = 'Ligue 1'\n",
-            "key 'contexts[0].share' is required (a number > 0)",
+            "key 'contexts[0].share': is required (a number > 0)",
             id="share-missing",
         ),
         pytest.param(
             TIMELINE + "[[contexts]]\nshare = 0\nleague = 'x'\n",
-            "key 'contexts[0].share' must be a finite number > 0, got 0",
+            "key 'contexts[0].share': must be a finite number > 0, got 0",
             id="share-zero",
         ),
         pytest.param(
             TIMELINE + "[[contexts]]\nshare = 1\n",
             (
-                "key 'contexts[0]' needs 'context' or one of 'league', 'competition', "
+                "key 'contexts[0]': needs 'context' or one of 'league', 'competition', "
                 "'tournament', 'event'"
             ),
             id="context-missing",
@@ -554,36 +556,37 @@ TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
         pytest.param(
             TIMELINE + "[[contexts]]\nshare = 1\nteam = 'a'\n",
             (
-                "unknown key 'contexts[0].team'; accepted: 'name', 'share', 'context', 'league', "
+                "key 'contexts[0].team': unknown key; accepted: 'name', 'share', 'context', "
+                "'league', "
                 "'competition', 'tournament', 'event'"
             ),
             id="context-unknown",
         ),
         pytest.param(
             "contexts = 'Ligue 1'\n" + TIMELINE,
-            "key 'contexts' must be a non-empty array of tables ([[contexts]]), got 'Ligue 1'",
+            "key 'contexts': must be a non-empty array of tables ([[contexts]]), got 'Ligue 1'",
             id="contexts-not-list",
         ),
         pytest.param(
             TIMELINE + "[breaker]\ntrip = 3\n",
             (
-                "unknown key 'breaker.trip'; accepted: 'trip_level', 'reset_level', "
+                "key 'breaker.trip': unknown key; accepted: 'trip_level', 'reset_level', "
                 "'calm_seconds', 'grace_seconds'"
             ),
             id="breaker-unknown",
         ),
         pytest.param(
             TIMELINE + "[breaker]\nreset_level = 40\n",
-            "key 'breaker.reset_level' must be below 'breaker.trip_level', got 40 >= 30.0",
+            "key 'breaker.reset_level': must be below 'breaker.trip_level', got 40 >= 30.0",
             id="breaker-levels",
         ),
         pytest.param(
-            "policy = 3\n" + TIMELINE, "key 'policy' must be a table, got 3", id="policy-not-table"
+            "policy = 3\n" + TIMELINE, "key 'policy': must be a table, got 3", id="policy-not-table"
         ),
         pytest.param(
             TIMELINE + "[policy.thresholds]\nhigh = [60, 180, 360]\nmedium = [30, 20, 90]\n",
             (
-                "key 'policy.thresholds.medium': medium_stakes: thresholds must be positive, "
+                "key 'policy.thresholds.medium': thresholds must be positive, "
                 "finite and strictly increasing (0 < tier2 < tier3 < tier4), "
                 "got Thresholds(tier2=30, tier3=20, tier4=90)"
             ),
@@ -592,8 +595,8 @@ TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
         pytest.param(
             TIMELINE + "[policy]\ntiers = 3\n",
             (
-                "unknown key 'policy.tiers'; accepted: 'policy.thresholds', 'policy.ttls', "
-                "'policy.keywords'"
+                "key 'policy.tiers': unknown key; accepted: 'policy.thresholds', 'policy.ttls', "
+                "'policy.keywords', 'policy.context_keys'"
             ),
             id="policy-unknown",
         ),
@@ -666,3 +669,49 @@ def test_examples_exist() -> None:
 def test_scenarios_hash() -> None:
     """A scenario can key a dict (its mapping fields are left out of the hash)."""
     assert {builtin_scenario("flash"): 1}[builtin_scenario("flash")] == 1
+
+
+def test_policy_errors_name_the_full_key_path(tmp_path: Path) -> None:
+    """A typo inside [policy.ttls] is named by its full path, with source and key structured."""
+    path = write(tmp_path, TIMELINE + "[policy.ttls]\nteir2 = 20\n")
+    with pytest.raises(ScenarioError) as excinfo:
+        load_scenario(path)
+    assert str(excinfo.value) == (
+        f"{path}: key 'policy.ttls.teir2': unknown key; accepted: 'policy.ttls.tier1', "
+        "'policy.ttls.tier2', 'policy.ttls.tier3', 'policy.ttls.tier4'"
+    )
+    assert (excinfo.value.source, excinfo.value.key) == (str(path), "policy.ttls.teir2")
+
+
+def test_scenario_errors_are_structured(tmp_path: Path) -> None:
+    """A scenario error carries its file and key, not only a message."""
+    path = write(tmp_path, "rps = 0\n" + TIMELINE)
+    with pytest.raises(ScenarioError) as excinfo:
+        load_scenario(path)
+    assert (excinfo.value.source, excinfo.value.key, excinfo.value.reason) == (
+        str(path),
+        "rps",
+        "must be an integer >= 1, got 0",
+    )
+
+
+def test_huge_integer_is_refused(tmp_path: Path) -> None:
+    """An integer above float range is refused like any out-of-range number."""
+    path = write(tmp_path, f"normal_ttl = {10**400}\n" + TIMELINE)
+    with pytest.raises(ScenarioError) as excinfo:
+        load_scenario(path)
+    assert str(excinfo.value) == (
+        f"{path}: key 'normal_ttl': must be a finite number >= 0, got {10**400!r}"
+    )
+
+
+def test_not_utf8_scenario(tmp_path: Path) -> None:
+    """A scenario file that is not UTF-8 is one ScenarioError naming the file."""
+    path = tmp_path / "scenario.toml"
+    data = b'name = "d\xe9rby"\n' + TIMELINE.encode()
+    path.write_bytes(data)
+    with pytest.raises(ScenarioError) as excinfo:
+        load_scenario(path)
+    assert str(excinfo.value) == (
+        f"{path}: not UTF-8 text (byte 0xe9 at offset {data.index(0xE9)}); TOML files must be UTF-8"
+    )

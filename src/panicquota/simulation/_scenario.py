@@ -40,8 +40,9 @@ from typing import Any, Final
 
 from panicquota._simulation_limits import MAX_WORKERS
 from panicquota._toml import read_toml
+from panicquota._validate import require_number
 from panicquota.config import policy_config_from_mapping
-from panicquota.errors import ConfigError
+from panicquota.errors import ConfigError, PanicquotaError
 from panicquota.stakes import CONTEXT_FIELDS, Context
 
 __all__ = [
@@ -133,7 +134,7 @@ class Scenario:
     def __post_init__(self) -> None:
         if (self.volatility is None) == (self.panic_windows is None):
             raise ScenarioError(
-                f"{self.source}: give exactly one of 'volatility' and 'panic_windows'"
+                "give exactly one of 'volatility' and 'panic_windows'", source=self.source
             )
         _integer(self.source, "workers", self.workers, minimum=1, maximum=MAX_WORKERS)
         _integer(self.source, "rps", self.rps, minimum=1)
@@ -149,9 +150,10 @@ class Scenario:
                 while not all(_apportion(needed, self.contexts)):
                     needed += 1  # ends by total / smallest share, where every rate is >= 1
                 raise ScenarioError(
-                    f"{self.source}: context {context.label!r} (share {context.share:g} of "
+                    f"context {context.label!r} (share {context.share:g} of "
                     f"{total:g}) gets 0 of the {self.rps} requests per second per worker (rps); "
-                    f"set rps to at least {needed} or remove the context"
+                    f"set rps to at least {needed} or remove the context",
+                    source=self.source,
                 )
 
     def with_overrides(
@@ -265,8 +267,9 @@ def scenario_from_mapping(
     has_volatility, has_windows = "volatility" in document, "panic_windows" in document
     if has_volatility == has_windows:
         raise ScenarioError(
-            f"{source}: give exactly one of 'volatility' (a table with 'points' or 'segments') "
-            "and 'panic_windows' (a list of [start_minute, end_minute])"
+            "give exactly one of 'volatility' (a table with 'points' or 'segments') "
+            "and 'panic_windows' (a list of [start_minute, end_minute])",
+            source=source,
         )
     volatility, noise, end = None, 0.0, 0.0
     windows = None
@@ -281,15 +284,16 @@ def scenario_from_mapping(
         duration = round(minutes * 60)
         if duration < 1:
             raise ScenarioError(
-                f"{source}: key 'duration_minutes' must last at least one second "
-                f"(>= 1/60 minute), got {minutes!r}"
+                f"must last at least one second (>= 1/60 minute), got {minutes!r}",
+                source=source,
+                key="duration_minutes",
             )
         _within_duration(source, document, duration, minutes)
     else:
         duration = math.ceil(end)
     if duration < 1:
         raise ScenarioError(
-            f"{source}: the timeline ends at minute 0; set 'duration_minutes' (a number > 0)"
+            "the timeline ends at minute 0; set 'duration_minutes' (a number > 0)", source=source
         )
     policy_kwargs = _policy(source, document.get("policy", {}))
     capacity = document.get("upstream_capacity")
@@ -343,54 +347,36 @@ def _within_duration(
     for where, verb, minute in ends:
         if round(minute * 60) > duration:
             raise ScenarioError(
-                f"{source}: key {where!r} {verb} minute {minute:g}, after the end of the "
+                f"{verb} minute {minute:g}, after the end of the "
                 f"scenario (duration_minutes = {minutes:g}); accepted: minutes up to "
-                f"{minutes:g}, or raise 'duration_minutes'"
+                f"{minutes:g}, or raise 'duration_minutes'",
+                source=source,
+                key=where,
             )
 
 
 def _policy(source: str, table: object) -> dict[str, Any]:
-    """Validate the ``[policy]`` table; an error names the key path it comes from."""
-    if not isinstance(table, Mapping):
-        raise ScenarioError(f"{source}: key 'policy' must be a table, got {table!r}")
+    """Validate the ``[policy]`` table; an error names the full key path (``policy.ttls.tier2``)."""
     try:
-        return policy_config_from_mapping(table, source=source, prefix="policy")
+        return policy_config_from_mapping(table, source=source, prefix="policy")  # type: ignore[arg-type]  # checked there
     except ConfigError as error:
-        message = str(error).removeprefix(f"{source}: ")
-        where = _policy_culprit(table)
-        if where is None or where in message:
-            raise ScenarioError(f"{source}: {message}") from None
-        raise ScenarioError(f"{source}: key {where!r}: {message}") from None
-
-
-def _policy_culprit(table: Mapping[str, Any]) -> str | None:
-    """Return the dotted key of the policy entry that fails on its own, else its table."""
-    for section in ("thresholds", "ttls", "keywords"):
-        entries = table.get(section)
-        if not isinstance(entries, Mapping):
-            continue
-        for name, value in entries.items():
-            try:
-                policy_config_from_mapping({section: {name: value}})
-            except ConfigError:
-                return f"policy.{section}.{name}"
-        try:
-            policy_config_from_mapping({section: entries})
-        except ConfigError:
-            return f"policy.{section}"
-    return None
+        raise ScenarioError(error.reason, source=source, key=error.key) from None
 
 
 def _no_unknown(source: str, where: str, table: object, accepted: Sequence[str]) -> None:
-    name = f"key {where!r}" if where else "the document"
     if not isinstance(table, Mapping):
-        raise ScenarioError(f"{source}: {name} must be a table, got {table!r}")
-    unknown = sorted(set(table) - set(accepted))
-    if unknown:
-        dotted = f"{where}.{unknown[0]}" if where else unknown[0]
         raise ScenarioError(
-            f"{source}: unknown key {dotted!r}; accepted: " + ", ".join(map(repr, accepted))
+            f"{'must' if where else 'the document must'} be a table, got {table!r}",
+            source=source,
+            key=where or None,
         )
+    for name in sorted(set(table) - set(accepted)):
+        if name:
+            raise ScenarioError(
+                "unknown key; accepted: " + ", ".join(map(repr, accepted)),
+                source=source,
+                key=f"{where}.{name}" if where else name,
+            )
 
 
 def _integer(source: str, key: str, value: object, *, minimum: int, maximum: int = 0) -> int:
@@ -401,25 +387,24 @@ def _integer(source: str, key: str, value: object, *, minimum: int, maximum: int
         or value < minimum
         or (maximum and value > maximum)
     ):
-        raise ScenarioError(f"{source}: key {key!r} must be an integer {accepted}, got {value!r}")
+        raise ScenarioError(f"must be an integer {accepted}, got {value!r}", source=source, key=key)
     return value
 
 
 def _number(source: str, key: str, value: object, *, positive: bool = False) -> float:
     accepted = "a finite number > 0" if positive else "a finite number >= 0"
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (0 <= value < math.inf)
-        or (positive and value == 0)
-    ):
-        raise ScenarioError(f"{source}: key {key!r} must be {accepted}, got {value!r}")
-    return value
+    try:
+        number = require_number(None, value, accepted=accepted)
+    except PanicquotaError as error:
+        raise ScenarioError(str(error), source=source, key=key) from None
+    if positive and number == 0:
+        raise ScenarioError(f"must be {accepted}, got {value!r}", source=source, key=key)
+    return number
 
 
 def _text(source: str, key: str, value: object) -> str:
     if not isinstance(value, str):
-        raise ScenarioError(f"{source}: key {key!r} must be a string, got {value!r}")
+        raise ScenarioError(f"must be a string, got {value!r}", source=source, key=key)
     return value
 
 
@@ -429,8 +414,10 @@ def _volatility(source: str, table: object) -> tuple[tuple[tuple[float, float], 
     noise = _number(source, "volatility.noise", table.get("noise", 0.0))
     if ("points" in table) == ("segments" in table):
         raise ScenarioError(
-            f"{source}: key 'volatility' needs exactly one of 'points' "
-            "(a list of [minute, vix]) and 'segments' (a list of tables)"
+            "needs exactly one of 'points' "
+            "(a list of [minute, vix]) and 'segments' (a list of tables)",
+            source=source,
+            key="volatility",
         )
     if "points" in table:
         return _points(source, table["points"]), noise
@@ -441,19 +428,20 @@ def _points(source: str, raw: object) -> tuple[tuple[float, float], ...]:
     key = "volatility.points"
     if not isinstance(raw, list) or not raw:
         raise ScenarioError(
-            f"{source}: key {key!r} must be a non-empty list of [minute, vix], got {raw!r}"
+            f"must be a non-empty list of [minute, vix], got {raw!r}", source=source, key=key
         )
     points: list[tuple[float, float]] = []
     for index, point in enumerate(raw):
         where = f"{key}[{index}]"
         if not isinstance(point, list) or len(point) != 2:
-            raise ScenarioError(f"{source}: key {where!r} must be [minute, vix], got {point!r}")
+            raise ScenarioError(f"must be [minute, vix], got {point!r}", source=source, key=where)
         minute = _number(source, where, point[0])
         vix = _number(source, where, point[1])
         if points and minute * 60 <= points[-1][0]:
             raise ScenarioError(
-                f"{source}: key {where!r}: minutes must be strictly increasing, "
-                f"got {minute!r} after {points[-1][0] / 60!r}"
+                f"minutes must be strictly increasing, got {minute!r} after {points[-1][0] / 60!r}",
+                source=source,
+                key=where,
             )
         points.append((minute * 60, vix))
     return tuple(points)
@@ -463,7 +451,7 @@ def _segments(source: str, raw: object) -> tuple[tuple[float, float], ...]:
     key = "volatility.segments"
     if not isinstance(raw, list) or not raw:
         raise ScenarioError(
-            f"{source}: key {key!r} must be a non-empty list of tables, got {raw!r}"
+            f"must be a non-empty list of tables, got {raw!r}", source=source, key=key
         )
     points: list[tuple[float, float]] = []
     second = 0.0
@@ -472,7 +460,7 @@ def _segments(source: str, raw: object) -> tuple[tuple[float, float], ...]:
         _no_unknown(source, where, segment, ("minutes", "vix", "from", "to"))
         assert isinstance(segment, Mapping)
         if "minutes" not in segment:
-            raise ScenarioError(f"{source}: key {where + '.minutes'!r} is required")
+            raise ScenarioError("is required", source=source, key=where + ".minutes")
         minutes = _number(source, f"{where}.minutes", segment["minutes"], positive=True)
         if "vix" in segment and not ({"from", "to"} & set(segment)):
             start = end = _number(source, f"{where}.vix", segment["vix"])
@@ -481,8 +469,9 @@ def _segments(source: str, raw: object) -> tuple[tuple[float, float], ...]:
             end = _number(source, f"{where}.to", segment["to"])
         else:
             raise ScenarioError(
-                f"{source}: key {where!r} needs either 'vix' (a level) or 'from' and 'to' "
-                f"(a ramp), got {dict(segment)!r}"
+                f"needs either 'vix' (a level) or 'from' and 'to' (a ramp), got {dict(segment)!r}",
+                source=source,
+                key=where,
             )
         points.append((second, start))
         second += minutes * 60
@@ -496,23 +485,25 @@ def _windows(source: str, raw: object) -> tuple[tuple[int, int], ...]:
     key = "panic_windows"
     if not isinstance(raw, list) or not raw:
         raise ScenarioError(
-            f"{source}: key {key!r} must be a non-empty list of [start_minute, end_minute], "
-            f"got {raw!r}"
+            f"must be a non-empty list of [start_minute, end_minute], got {raw!r}",
+            source=source,
+            key=key,
         )
     windows: list[tuple[int, int]] = []
     for index, window in enumerate(raw):
         where = f"{key}[{index}]"
         if not isinstance(window, list) or len(window) != 2:
             raise ScenarioError(
-                f"{source}: key {where!r} must be [start_minute, end_minute], got {window!r}"
+                f"must be [start_minute, end_minute], got {window!r}", source=source, key=where
             )
         start = round(_number(source, where, window[0]) * 60)
         end = round(_number(source, where, window[1]) * 60)
         previous_end = windows[-1][1] if windows else -1
         if not previous_end < start < end:
             raise ScenarioError(
-                f"{source}: key {where!r}: windows must be in order and not overlap, "
-                f"with start < end, got {window!r}"
+                f"windows must be in order and not overlap, with start < end, got {window!r}",
+                source=source,
+                key=where,
             )
         windows.append((start, end))
     return tuple(windows)
@@ -521,8 +512,9 @@ def _windows(source: str, raw: object) -> tuple[tuple[int, int], ...]:
 def _contexts(source: str, raw: object) -> tuple[TrafficShare, ...]:
     if not isinstance(raw, list) or not raw:
         raise ScenarioError(
-            f"{source}: key 'contexts' must be a non-empty array of tables ([[contexts]]), "
-            f"got {raw!r}"
+            f"must be a non-empty array of tables ([[contexts]]), got {raw!r}",
+            source=source,
+            key="contexts",
         )
     shares: list[TrafficShare] = []
     for index, entry in enumerate(raw):
@@ -530,15 +522,17 @@ def _contexts(source: str, raw: object) -> tuple[TrafficShare, ...]:
         _no_unknown(source, where, entry, _CONTEXT_KEYS)
         assert isinstance(entry, Mapping)
         if "share" not in entry:
-            raise ScenarioError(f"{source}: key {where + '.share'!r} is required (a number > 0)")
+            raise ScenarioError("is required (a number > 0)", source=source, key=where + ".share")
         share = _number(source, f"{where}.share", entry["share"], positive=True)
         fields = {k: _text(source, f"{where}.{k}", entry[k]) for k in CONTEXT_FIELDS if k in entry}
         context: Context
         if "context" in entry:
             if fields:
                 raise ScenarioError(
-                    f"{source}: key {where!r}: give either 'context' (free text) or "
-                    f"{', '.join(map(repr, CONTEXT_FIELDS))}, not both"
+                    "give either 'context' (free text) or "
+                    f"{', '.join(map(repr, CONTEXT_FIELDS))}, not both",
+                    source=source,
+                    key=where,
                 )
             context = _text(source, f"{where}.context", entry["context"])
             label = context
@@ -547,12 +541,13 @@ def _contexts(source: str, raw: object) -> tuple[TrafficShare, ...]:
             label = " / ".join(fields.values())
         else:
             raise ScenarioError(
-                f"{source}: key {where!r} needs 'context' or one of "
-                + ", ".join(map(repr, CONTEXT_FIELDS))
+                "needs 'context' or one of " + ", ".join(map(repr, CONTEXT_FIELDS)),
+                source=source,
+                key=where,
             )
         label = _text(source, f"{where}.name", entry.get("name", label))
         if any(s.label == label for s in shares):
-            raise ScenarioError(f"{source}: key {where!r}: duplicate context {label!r}")
+            raise ScenarioError(f"duplicate context {label!r}", source=source, key=where)
         shares.append(TrafficShare(label, context, share))
     return tuple(shares)
 
@@ -564,7 +559,9 @@ def _breaker(source: str, table: object) -> BreakerSettings:
     settings = BreakerSettings(**values)
     if not settings.reset_level < settings.trip_level:
         raise ScenarioError(
-            f"{source}: key 'breaker.reset_level' must be below 'breaker.trip_level', "
-            f"got {settings.reset_level!r} >= {settings.trip_level!r}"
+            "must be below 'breaker.trip_level', "
+            f"got {settings.reset_level!r} >= {settings.trip_level!r}",
+            source=source,
+            key="breaker.reset_level",
         )
     return settings
