@@ -1,5 +1,5 @@
 """``python -m panicquota``."""
 
-from panicquota.cli import main
+from panicquota.cli import run
 
-raise SystemExit(main())
+run()

@@ -10,6 +10,9 @@ from panicquota.errors import InvalidArgumentError
 
 __all__ = ["register"]
 
+#: Exit status after Ctrl-C, as shells report a process ended by SIGINT (as ``simulate``).
+EXIT_INTERRUPTED = 130
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``certify`` sub-command."""
@@ -51,6 +54,15 @@ def _positive(text: str) -> float:
 
 
 def _certify(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        # Fresh interpreters are waited for by subprocess.run, which kills them on the way out.
+        print("panicquota certify: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import logging
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     real.add_argument(
         "--redis",
-        default=_DEFAULT_REDIS_URL,
+        default=None,
         metavar="URL",
         help=f"the Redis server of --real (default: {_DEFAULT_REDIS_URL})",
     )
@@ -135,7 +136,32 @@ def _simulate(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
 
 
+#: The options that only a --real run reads.
+_REAL_ONLY = (("--redis", "redis"), ("--wall-seconds", "wall_seconds"))
+#: The URL schemes redis-py's from_url accepts.
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _check_real_options(args: argparse.Namespace) -> None:
+    """Refuse real-mode options without --real, and a --redis that is not a URL (usage errors)."""
+    if not args.real:
+        for option, name in _REAL_ONLY:
+            if getattr(args, name) is not None:
+                raise PanicquotaError(
+                    f"{option} only applies to a real-processes run: add --real or drop {option}"
+                )
+        return
+    if args.redis is None:
+        args.redis = _DEFAULT_REDIS_URL
+    if urllib.parse.urlsplit(args.redis).scheme not in _REDIS_SCHEMES:
+        raise PanicquotaError(
+            f"--redis must be a Redis URL (redis://HOST:PORT/DB, rediss:// or unix://), "
+            f"got {args.redis!r}"
+        )
+
+
 def _run(args: argparse.Namespace) -> int:
+    _check_real_options(args)
     from panicquota import simulation
     from panicquota.simulation._real import RealModeError
     from panicquota.simulation._render import progress_bar
@@ -185,8 +211,10 @@ def _run(args: argparse.Namespace) -> int:
         simulation.print_report(report)
     if args.json is not None:
         _write(args.json, json.dumps(report.as_dict(), indent=2) + "\n")
+        _wrote("report", args.json, args.quiet)
     if args.plot is not None:
         simulation.plot_report(report, args.plot)
+        _wrote("plot", args.plot, args.quiet)
     if report.worker_agreement < 1.0:
         print(
             f"panicquota simulate: workers disagreed on "
@@ -203,6 +231,11 @@ def _write(path: str, text: str) -> None:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as error:
         raise PanicquotaError(f"cannot write {path!r}: {error.strerror}") from None
+
+
+def _wrote(what: str, path: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"{what} written to {Path(path).resolve()}")
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -11,6 +12,10 @@ from typing import NoReturn
 from panicquota.errors import PanicquotaError
 
 __all__ = ["main", "run"]
+
+#: Exit status when the reader of standard output went away (``panicquota table | head -1``):
+#: 128 + SIGPIPE, what a shell reports for ``cat`` or ``grep`` stopped the same way.
+EXIT_BROKEN_PIPE = 141
 
 #: Modules that each define ``register(subparsers)``; a sub-command stores its
 #: handler as ``func(args) -> int`` in its parser's defaults.
@@ -56,6 +61,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def run() -> None:
-    """Console-script entry point."""
-    raise SystemExit(main())
+def run(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: :func:`main`, quiet when standard output is closed early."""
+    try:
+        code = main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+    except BrokenPipeError:
+        # The reader has what it wanted: no traceback. Point stdout at /dev/null
+        # so the interpreter's own flush at exit does not fail again (the
+        # recipe of the Python documentation, "Note on SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = EXIT_BROKEN_PIPE
+    raise SystemExit(code)

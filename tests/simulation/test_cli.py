@@ -103,6 +103,9 @@ def test_table_json_and_plot(
     for row in ("upstream requests", "reduction", "peak upstream load (capacity 12/s)"):
         assert row in out
     assert "worker agreement: 100% (all 960 decision points agree)" in out
+    assert out.endswith(
+        f"report written to {json_path.resolve()}\nplot written to {png_path.resolve()}\n"
+    )
     assert (
         "both peak at 14/s: a panic's first seconds send every request upstream either way; "
         "the time over capacity is what tells them apart (1m 30s against 5m 20s)"
