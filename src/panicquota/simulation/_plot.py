@@ -17,6 +17,11 @@ class PlotUnavailableError(PanicquotaError, ImportError):
 
 
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
+#: Per context: a dash pattern, so lines that coincide stay told apart...
+_DASHES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1)))
+#: ...and a width, widest first: a later (narrower) line drawn over an earlier
+#: one leaves the earlier one showing on both sides.
+_WIDTHS = (3.6, 2.4, 1.5, 1.0, 0.8, 0.7)
 
 
 def plot_report(report: SimulationReport, path: str | PathLike[str]) -> None:
@@ -66,16 +71,24 @@ def plot_report(report: SimulationReport, path: str | PathLike[str]) -> None:
         vix_axis.set_ylabel("panic\nwindows")
 
     for index, (label, tiers) in enumerate(series.tier.items()):
-        color = _COLORS[index % len(_COLORS)]
+        style = {
+            "where": "post",
+            "color": _COLORS[index % len(_COLORS)],
+            "linestyle": _DASHES[index % len(_DASHES)],
+            "linewidth": _WIDTHS[min(index, len(_WIDTHS) - 1)],
+            "label": label,
+            "zorder": 2 + index,  # narrower lines on top
+        }
         offset = (index - (len(series.tier) - 1) / 2) * 0.06  # keep equal lines visible
-        tier_axis.step(seconds, [t + offset for t in tiers], where="post", color=color, label=label)
-        ttl_axis.step(seconds, series.ttl[label], where="post", color=color, label=label)
+        tier_axis.step(seconds, [t + offset for t in tiers], **style)
+        ttl_axis.step(seconds, series.ttl[label], **style)
     tier_axis.set_yticks(range(5), [f"{t} {m.value}" for t, m in enumerate(MODE_BY_TIER)])
     tier_axis.set_ylim(-0.4, 4.4)
     tier_axis.set_ylabel("tier")
     tier_axis.legend(loc="upper left", fontsize=8)
     ttl_axis.set_ylabel("TTL (s)")
-    ttl_axis.set_ylim(-3, max(scenario.normal_ttl, 1) * 1.1)
+    ttl_axis.set_ylim(-3, max(scenario.normal_ttl, 1) * 1.25)  # headroom for the legend
+    ttl_axis.legend(loc="upper left", fontsize=8, ncols=min(len(series.ttl), 3))
 
     minutes = [(m.minute * 60 + 30) / scale for m in report.timeline]
     baseline = [m.baseline_upstream_requests / 60 for m in report.timeline]
@@ -112,7 +125,7 @@ def plot_report(report: SimulationReport, path: str | PathLike[str]) -> None:
     for second in sorted({second for second, _ in marks}):
         for axis in axes:
             axis.axvline(second / scale, color="orange", linestyle="-.", linewidth=0.9, alpha=0.8)
-    for (second, tier), contexts in marks.items():
+    labels = [
         tier_axis.annotate(
             f"alert: tier {tier}\n" + ", ".join(contexts),
             (second / scale, tier),
@@ -120,11 +133,34 @@ def plot_report(report: SimulationReport, path: str | PathLike[str]) -> None:
             textcoords="offset points",
             fontsize=7,
             color="darkorange",
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": (1, 1, 1, 0.6), "edgecolor": "none"},
+            zorder=10,
         )
+        for (second, tier), contexts in sorted(marks.items())
+    ]
+    _keep_apart(figure, labels)
     for axis in axes:
         axis.grid(True, alpha=0.3)
     _save(figure, path)
     pyplot.close(figure)
+
+
+def _keep_apart(figure: Any, labels: list[Any]) -> None:
+    """Move each alert label down until it overlaps none placed before it (in time order)."""
+    renderer = figure.canvas.get_renderer()
+    points_per_pixel = 72 / figure.dpi
+    placed: list[Any] = []
+    for label in labels:
+        # Each step puts the label below one box it overlaps; moving only down,
+        # it never meets that box again, so len(placed) steps are enough.
+        for _ in range(len(placed)):
+            box = label.get_window_extent(renderer)
+            hit = next((other for other in placed if box.overlaps(other)), None)
+            if hit is None:
+                break
+            x, y = label.xyann
+            label.xyann = (x, y - (box.y1 - hit.y0 + 2) * points_per_pixel)
+        placed.append(label.get_window_extent(renderer))
 
 
 def _save(figure: Any, path: str | PathLike[str]) -> None:
