@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -308,9 +310,22 @@ def test_a_hash_order_dependent_policy_fails_determinism(on_path: str) -> None:
     assert not result.outcome.passed
     assert "in a fresh interpreter with PYTHONHASHSEED=" in result.outcome.message
     command = result.outcome.figures["reproduce"]
-    assert command.startswith("PYTHONHASHSEED=")
+    assert command.startswith(f"PYTHONPATH={HERE.resolve()} PYTHONHASHSEED=")
     assert "load_target('planted:HashOrder').calculate_ttl_strategy(" in command
     assert "here vs there: [2]['alert'] 'panic tier" in result.outcome.message
+
+
+def test_the_reproduce_command_works_from_any_directory(on_path: str, tmp_path: Path) -> None:
+    """The determinism check's command runs from a directory the target is not in."""
+    report = certify("planted:HashOrder", criteria=[Criterion.DETERMINISM], settings=FAST)
+    command = report.results[0].outcome.figures["reproduce"]
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        command, shell=True, cwd=tmp_path, env=environment, capture_output=True, text=True
+    )
+    assert done.stderr == ""
+    assert done.returncode == 0
+    assert done.stdout.startswith("(")
 
 
 def test_the_hash_order_policy_is_consistent_in_one_process(on_path: str) -> None:

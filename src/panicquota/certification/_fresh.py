@@ -17,8 +17,10 @@ import pickle
 import shlex
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from panicquota.certification._state import plain
@@ -112,8 +114,30 @@ def run_fresh(
     return runs
 
 
+def _module_root(name: str) -> str | None:
+    """Return the directory module *name* imports from, unless any interpreter finds it."""
+    path = getattr(sys.modules.get(name), "__file__", None)
+    if not path:
+        return None
+    root = Path(path).resolve().parent
+    if Path(path).name == "__init__.py":
+        root = root.parent
+    for _ in range(name.count(".")):
+        root = root.parent
+    installed = {Path(sysconfig.get_path(k)).resolve() for k in ("purelib", "platlib")}
+    return None if root in installed else str(root)
+
+
+def _environment(module: str | None, seed: int) -> str:
+    # The module may be importable here only through the working directory or
+    # a path pytest added: name its directory, so the command runs from anywhere.
+    root = _module_root(module) if module else None
+    where = f"PYTHONPATH={shlex.quote(root)} " if root else ""
+    return f"{where}PYTHONHASHSEED={seed}"
+
+
 def reproduce_command(fn: Callable[..., Any], call: Call, seed: int) -> str:
-    """Return a shell command that prints the result of *call* under *seed*."""
+    """Return a shell command that prints the result of *call* under *seed*, from any directory."""
     args, kwargs = call
     module = getattr(fn, "__module__", None)
     qualname = getattr(fn, "__qualname__", "")
@@ -124,12 +148,13 @@ def reproduce_command(fn: Callable[..., Any], call: Call, seed: int) -> str:
             "from panicquota.certification import load_target; "
             f"print(load_target('{target}').calculate_ttl_strategy({arguments}))"
         )
+        module = target.partition(":")[0]
     elif module and module != "__main__" and "<" not in qualname and "." not in qualname:
         code = f"from {module} import {qualname}; print({qualname}({arguments}))"
     else:
         encoded = base64.b64encode(_payload(fn, [call])).decode()
         return f"PYTHONHASHSEED={seed} {shlex.quote(sys.executable)} -m {_CHILD} --replay {encoded}"
-    return f"PYTHONHASHSEED={seed} {shlex.quote(sys.executable)} -c {_quote(code)}"
+    return f"{_environment(module, seed)} {shlex.quote(sys.executable)} -c {_quote(code)}"
 
 
 def _quote(code: str) -> str:
