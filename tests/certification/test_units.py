@@ -6,6 +6,7 @@ import os
 import subprocess
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -183,3 +184,21 @@ def test_a_target_module_that_fails_to_import(
     assert str(raised.value) == (
         "importing the target's module 'boom_policy' raised RuntimeError: PANIC_CONFIG is not set"
     )
+
+
+def test_module_root_names_the_directory_a_module_imports_from() -> None:
+    """The reproduce command's PYTHONPATH: a package's parent, none for installed modules."""
+    from panicquota.certification._fresh import _module_root
+
+    source = str(Path(panicquota_file()).resolve().parent.parent)
+    assert _module_root("panicquota") == source
+    assert _module_root("panicquota.certification._fresh") == source
+    assert _module_root("pytest") is None  # installed: any interpreter finds it
+    assert _module_root("no_such_module_here") is None
+
+
+def panicquota_file() -> str:
+    """Return the file of the panicquota package."""
+    import panicquota
+
+    return panicquota.__file__ or ""

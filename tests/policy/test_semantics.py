@@ -158,3 +158,17 @@ def test_config_error_is_structured_and_pickles() -> None:
     )
     assert str(error.located(source="other", key="other")) == str(error)
     assert str(ConfigError("plain")) == "plain"
+
+
+def test_one_key_read_and_a_full_warning_memory() -> None:
+    """One key is named alone; after 1024 distinct key sets the memory starts over."""
+    importance = MatchImportance(keys=["cup"])
+    with pytest.warns(ContextKeysWarning, match=r"none of the keys read \('cup'\), "):
+        importance.classify({"league": "UCL"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for index in range(1024):
+            importance.classify({f"k{index}": "x"})
+        importance.classify({"league": "UCL"})  # forgotten once the memory was full
+    assert len(caught) == 1025
+    assert "its keys: 'league' " in str(caught[-1].message)
