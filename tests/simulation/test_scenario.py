@@ -715,3 +715,33 @@ def test_not_utf8_scenario(tmp_path: Path) -> None:
     assert str(excinfo.value) == (
         f"{path}: not UTF-8 text (byte 0xe9 at offset {data.index(0xE9)}); TOML files must be UTF-8"
     )
+
+
+def test_contexts_take_the_policy_s_context_keys(tmp_path: Path) -> None:
+    """With [policy] context_keys, a [[contexts]] entry is written with those keys."""
+    text = (
+        TIMELINE
+        + "[[contexts]]\ncup = 'Champions League'\nshare = 1\n"
+        + "[policy]\ncontext_keys = ['cup']\n"
+    )
+    scenario = load_scenario(write(tmp_path, text))
+    assert scenario.contexts[0].context == {"cup": "Champions League"}
+    policy = AdaptivePanicQuota(**scenario.policy)
+    assert policy.classify(scenario.contexts[0].context) is Stakes.HIGH
+    with pytest.raises(ScenarioError) as excinfo:
+        load_scenario(write(tmp_path, text.replace("cup = ", "league = ")))
+    assert str(excinfo.value).endswith(
+        "key 'contexts[0].league': unknown key; accepted: 'name', 'share', 'context', 'cup'"
+    )
+
+
+def test_a_context_key_may_not_clash_with_an_entry_key(tmp_path: Path) -> None:
+    """context_keys = ['share'] cannot be written in a [[contexts]] entry: refused."""
+    text = TIMELINE + "[[contexts]]\nshare = 1\ncontext = 'x'\n[policy]\ncontext_keys = ['share']\n"
+    with pytest.raises(ScenarioError) as excinfo:
+        load_scenario(write(tmp_path, text))
+    assert str(excinfo.value).endswith(
+        "key 'policy.context_keys': 'share' cannot be a context key in a scenario (a "
+        "[[contexts]] entry uses it for itself); accepted: keys other than 'name', 'share', "
+        "'context'"
+    )

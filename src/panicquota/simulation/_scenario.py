@@ -71,7 +71,8 @@ _TOP_KEYS: Final = (
     "policy",
 )
 _BREAKER_KEYS: Final = ("trip_level", "reset_level", "calm_seconds", "grace_seconds")
-_CONTEXT_KEYS: Final = ("name", "share", "context", *CONTEXT_FIELDS)
+#: The keys of a [[contexts]] entry besides the context keys the policy reads.
+_ENTRY_KEYS: Final = ("name", "share", "context")
 
 
 class ScenarioError(ConfigError):
@@ -315,7 +316,9 @@ def scenario_from_mapping(
             if capacity is None
             else _number(source, "upstream_capacity", capacity, positive=True)
         ),
-        contexts=_contexts(source, document["contexts"])
+        contexts=_contexts(
+            source, document["contexts"], policy_kwargs.get("context_keys", CONTEXT_FIELDS)
+        )
         if "contexts" in document
         else (_DEFAULT_CONTEXTS),
         breaker=_breaker(source, document.get("breaker", {})),
@@ -509,7 +512,18 @@ def _windows(source: str, raw: object) -> tuple[tuple[int, int], ...]:
     return tuple(windows)
 
 
-def _contexts(source: str, raw: object) -> tuple[TrafficShare, ...]:
+def _contexts(
+    source: str, raw: object, context_fields: Sequence[str] = CONTEXT_FIELDS
+) -> tuple[TrafficShare, ...]:
+    """Read [[contexts]]; a mapping context takes the keys the policy reads (its context_keys)."""
+    clash = sorted(set(context_fields) & set(_ENTRY_KEYS))
+    if clash:
+        raise ScenarioError(
+            f"{clash[0]!r} cannot be a context key in a scenario (a [[contexts]] entry uses it "
+            f"for itself); accepted: keys other than {', '.join(map(repr, _ENTRY_KEYS))}",
+            source=source,
+            key="policy.context_keys",
+        )
     if not isinstance(raw, list) or not raw:
         raise ScenarioError(
             f"must be a non-empty array of tables ([[contexts]]), got {raw!r}",
@@ -519,18 +533,18 @@ def _contexts(source: str, raw: object) -> tuple[TrafficShare, ...]:
     shares: list[TrafficShare] = []
     for index, entry in enumerate(raw):
         where = f"contexts[{index}]"
-        _no_unknown(source, where, entry, _CONTEXT_KEYS)
+        _no_unknown(source, where, entry, (*_ENTRY_KEYS, *context_fields))
         assert isinstance(entry, Mapping)
         if "share" not in entry:
             raise ScenarioError("is required (a number > 0)", source=source, key=where + ".share")
         share = _number(source, f"{where}.share", entry["share"], positive=True)
-        fields = {k: _text(source, f"{where}.{k}", entry[k]) for k in CONTEXT_FIELDS if k in entry}
+        fields = {k: _text(source, f"{where}.{k}", entry[k]) for k in context_fields if k in entry}
         context: Context
         if "context" in entry:
             if fields:
                 raise ScenarioError(
                     "give either 'context' (free text) or "
-                    f"{', '.join(map(repr, CONTEXT_FIELDS))}, not both",
+                    f"{', '.join(map(repr, context_fields))}, not both",
                     source=source,
                     key=where,
                 )
@@ -541,7 +555,7 @@ def _contexts(source: str, raw: object) -> tuple[TrafficShare, ...]:
             label = " / ".join(fields.values())
         else:
             raise ScenarioError(
-                "needs 'context' or one of " + ", ".join(map(repr, CONTEXT_FIELDS)),
+                "needs 'context' or one of " + ", ".join(map(repr, context_fields)),
                 source=source,
                 key=where,
             )
