@@ -11,6 +11,7 @@ __all__ = [
     "ConfigError",
     "InvalidArgumentError",
     "InvalidTypeError",
+    "MissingExtraError",
     "PanicquotaError",
 ]
 
@@ -29,3 +30,7 @@ class InvalidTypeError(PanicquotaError, TypeError):
 
 class ConfigError(PanicquotaError, ValueError):
     """A configuration (thresholds, TTLs, keyword rules, TOML file) is invalid."""
+
+
+class MissingExtraError(PanicquotaError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
