@@ -137,8 +137,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from panicquota import simulation
-    from panicquota.simulation._real import RealModeError
-    from panicquota.simulation._render import progress_bar
+    from panicquota.simulation import RealModeError, progress_bar
 
     if args.list:
         width = max(map(len, simulation.BUILTIN_SCENARIOS))
