@@ -101,7 +101,7 @@ def test_wheel_needs_only_redis(clean_python: Path) -> None:
         clean_python, "-c", "import importlib.metadata as m; print(m.requires('panicquota'))"
     )
     core = [r for r in eval(requires.stdout) if "extra ==" not in r]
-    assert core == ["redis>=5.0"]
+    assert core == ["redis<9,>=5.0"]
 
 
 def test_cli_without_extras(clean_python: Path) -> None:
