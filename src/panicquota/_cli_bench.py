@@ -19,10 +19,8 @@ from typing import Any
 
 from panicquota.errors import ConfigError, InvalidArgumentError
 
-__all__ = ["DEFAULT_CONTROL", "Comparison", "compare", "load_run", "register"]
+__all__ = ["Comparison", "compare", "load_run", "register"]
 
-#: The project's control: an empty 3-argument call.
-DEFAULT_CONTROL = "benchmarks/test_policy_speed.py::test_empty_call"
 STATS = ("median", "min", "mean")
 
 
@@ -48,9 +46,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--control",
-        default=DEFAULT_CONTROL,
+        required=True,
         metavar="NAME",
-        help=f"the control benchmark's full name or name (default: {DEFAULT_CONTROL})",
+        help="the control benchmark's full name or name, e.g. test_empty_call (required)",
     )
     parser.add_argument(
         "--stat", choices=STATS, default="median", help="the statistic compared (default: median)"

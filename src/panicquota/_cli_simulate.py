@@ -163,8 +163,7 @@ def _check_real_options(args: argparse.Namespace) -> None:
 def _run(args: argparse.Namespace) -> int:
     _check_real_options(args)
     from panicquota import simulation
-    from panicquota.simulation._real import RealModeError
-    from panicquota.simulation._render import progress_bar
+    from panicquota.simulation import RealModeError, progress_bar
 
     if args.list:
         width = max(map(len, simulation.BUILTIN_SCENARIOS))

@@ -58,6 +58,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PanicquotaError as error:
         print(f"panicquota {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as error:
+        # The wheel requires only redis-py: name the extra instead of a traceback.
+        from panicquota._shared.extras import missing_extra_hint
+
+        hint = missing_extra_hint("this command", error)
+        if hint is None:
+            raise
+        print(f"panicquota {args.command}: error: {hint}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "ContextKeysWarning",
     "InvalidArgumentError",
     "InvalidTypeError",
+    "MissingExtraError",
     "PanicquotaError",
     "PanicquotaWarning",
 ]
@@ -77,3 +78,7 @@ class PanicquotaWarning(UserWarning):
 
 class ContextKeysWarning(PanicquotaWarning):
     """A mapping context has none of the keys the classifier reads, so it is low stakes."""
+
+
+class MissingExtraError(PanicquotaError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""

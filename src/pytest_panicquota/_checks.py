@@ -5,17 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from panicquota._shared.calls import Call, name_of, show_call
+from panicquota._shared.state import difference, plain
 from panicquota.certification import (
     DEFAULT_SEEDS,
-    Call,
     Outcome,
     check_deterministic,
     check_latency,
     check_no_leak,
     check_pure,
 )
-from panicquota.certification._checks import name_of, show_call
-from panicquota.certification._state import difference, plain
 from panicquota.errors import InvalidArgumentError
 
 __all__ = [

@@ -32,6 +32,9 @@ class RedisHandle:
         self._async: Any = None
         self._thread: threading.Thread | None = None
         if url is None:
+            from panicquota._shared.extras import require
+
+            require("panic_redis's default fake Redis", "testing", "fakeredis", "lupa")
             import fakeredis
 
             self._fake_server = fakeredis.FakeServer()

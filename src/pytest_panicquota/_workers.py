@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from panicquota.certification._fresh import load_modules, modules_of
+from panicquota._shared.calls import load_modules, modules_of
 from panicquota.clock import ManualClock
 from panicquota.errors import PanicquotaError
 from pytest_panicquota._journal import KeyJournal, tracking_client

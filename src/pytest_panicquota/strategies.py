@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import strategies as st
-
+from panicquota._shared.extras import hint
+from panicquota.errors import MissingExtraError
 from panicquota.stakes import CONTEXT_FIELDS, DEFAULT_RULES, Stakes
+
+try:
+    from hypothesis import strategies as st
+except ModuleNotFoundError:
+    raise MissingExtraError(
+        hint("pytest_panicquota.strategies", "testing", ["hypothesis"])
+    ) from None
 
 __all__ = ["configurations", "contexts", "durations"]
 

@@ -14,6 +14,9 @@ import pytest
 
 from panicquota.cli import main
 
+#: bench-compare has no default control: the one of these test runs is named.
+COMPARE = ("bench-compare", "--control", "test_empty_call")
+
 BENCH = """
 import os
 
@@ -87,7 +90,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _compare(runs: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["bench-compare", *(str(runs / a) if a.endswith(".json") else a for a in args)])
+    code = main([*COMPARE, *(str(runs / a) if a.endswith(".json") else a for a in args)])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -144,7 +147,7 @@ def test_benchmarks_only_in_one_run(
     extra["fullname"] = "benchmarks/test_policy_speed.py::test_added"
     data["benchmarks"].append(extra)
     (tmp_path / "added.json").write_text(json.dumps(data))
-    code = main(["bench-compare", str(runs / "old.json"), str(tmp_path / "added.json")])
+    code = main([*COMPARE, str(runs / "old.json"), str(tmp_path / "added.json")])
     out = capsys.readouterr().out
     assert code == 0
     assert "benchmarks/test_policy_speed.py::test_added" in out
@@ -167,7 +170,7 @@ def test_a_file_that_is_not_benchmark_json(
     """A JSON file of another shape is named in a one-line error."""
     other = tmp_path / "other.json"
     other.write_text('{"results": []}')
-    assert main(["bench-compare", str(other), str(runs / "old.json")]) == 2
+    assert main([*COMPARE, str(other), str(runs / "old.json")]) == 2
     assert capsys.readouterr().err == (
         f"panicquota bench-compare: error: {str(other)!r} is not pytest-benchmark JSON "
         "(pytest --benchmark-json=PATH): KeyError: 'benchmarks'\n"
@@ -177,7 +180,7 @@ def test_a_file_that_is_not_benchmark_json(
 def test_a_bad_budget_is_a_usage_error(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A budget that is not a percentage is refused by the parser."""
     with pytest.raises(SystemExit) as raised:
-        main(["bench-compare", "a.json", "b.json", "--max-regression", "ten"])
+        main([*COMPARE, "a.json", "b.json", "--max-regression", "ten"])
     assert raised.value.code == 2
     assert (
         "--max-regression: must be a percentage with its sign, such as 10%, got 'ten'"
@@ -188,7 +191,7 @@ def test_a_bad_budget_is_a_usage_error(runs: Path, capsys: pytest.CaptureFixture
 def test_a_budget_without_its_sign_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     """0.1 could mean 10% or 0.1%: the sign is required rather than guessed."""
     with pytest.raises(SystemExit):
-        main(["bench-compare", "a.json", "b.json", "--max-regression", "0.1"])
+        main([*COMPARE, "a.json", "b.json", "--max-regression", "0.1"])
     assert "must be a percentage with its sign, such as 10%, got '0.1'" in (capsys.readouterr().err)
 
 
@@ -224,11 +227,11 @@ def test_a_benchmark_missing_from_the_new_run_fails_unless_allowed(
 
     edited = _edited(runs, tmp_path, rename)
     old = str(runs / "old.json")
-    assert main(["bench-compare", old, edited]) == 1
+    assert main([*COMPARE, old, edited]) == 1
     out = capsys.readouterr().out
     assert "1 benchmark(s) of OLD missing from NEW: " in out
     assert "test_decide[ligue-1] (pass --allow-missing if removed on purpose)" in out
-    assert main(["bench-compare", old, edited, "--allow-missing"]) == 0
+    assert main([*COMPARE, old, edited, "--allow-missing"]) == 0
     assert "no regression beyond 10% relative to the control" in capsys.readouterr().out
 
 
@@ -244,7 +247,7 @@ def test_a_time_that_is_not_positive_is_refused(
         _named(benchmarks, "test_empty_call")["stats"]["median"] = value
 
     edited = _edited(runs, tmp_path, spoil)
-    assert main(["bench-compare", str(runs / "old.json"), edited]) == 2
+    assert main([*COMPARE, str(runs / "old.json"), edited]) == 2
     assert capsys.readouterr().err == (
         f"panicquota bench-compare: error: {edited!r}: the median of "
         f"'benchmarks/test_policy_speed.py::test_empty_call' is {shown}, "
@@ -257,7 +260,7 @@ def test_a_benchmark_named_twice_is_refused(
 ) -> None:
     """Two runs merged in one file would make the comparison pick one silently."""
     edited = _edited(runs, tmp_path, lambda benchmarks: benchmarks.append(benchmarks[0]))
-    assert main(["bench-compare", edited, str(runs / "old.json")]) == 2
+    assert main([*COMPARE, edited, str(runs / "old.json")]) == 2
     name = json.loads((runs / "old.json").read_text())["benchmarks"][0]["fullname"]
     assert capsys.readouterr().err == (
         f"panicquota bench-compare: error: {edited!r} holds the benchmark {name!r} twice: "
@@ -274,7 +277,7 @@ def test_runs_with_nothing_in_common_are_an_error(
         benchmarks[:] = [_named(benchmarks, "test_empty_call")]
 
     edited = _edited(runs, tmp_path, keep_control)
-    assert main(["bench-compare", str(runs / "old.json"), edited, "--allow-missing"]) == 2
+    assert main([*COMPARE, str(runs / "old.json"), edited, "--allow-missing"]) == 2
     assert "have no benchmark in common besides the control: nothing to compare" in (
         capsys.readouterr().err
     )
@@ -290,5 +293,16 @@ def test_a_run_started_inside_the_benchmarks_folder_finds_the_default_control(
             bench["fullname"] = bench["fullname"].removeprefix("benchmarks/")
 
     edited = _edited(runs, tmp_path, drop_folder)
-    assert main(["bench-compare", edited, edited]) == 0
+    assert main([*COMPARE, edited, edited]) == 0
     assert "no regression beyond 10% relative to the control" in capsys.readouterr().out
+
+
+def test_control_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --control, bench-compare says the control must be named (no built-in default)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench-compare", "a.json", "b.json"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "error: the following arguments are required: --control "
+        "(see 'panicquota bench-compare --help')\n"
+    )

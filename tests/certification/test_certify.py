@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from panicquota import AdaptivePanicQuota
+from panicquota._shared.state import plain
 from panicquota.certification import (
     Criterion,
     Settings,
     certify,
     load_target,
-    plain,
-    run_fresh,
 )
+from panicquota.certification._fresh import run_fresh
 from panicquota.cli import main
 from panicquota.errors import InvalidArgumentError, InvalidTypeError
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import pytest
 
 from panicquota import AdaptivePanicQuota
+from panicquota._shared.state import class_state, difference
 from panicquota.certification import (
     Criterion,
     Settings,
@@ -20,12 +21,14 @@ from panicquota.certification import (
     check_no_leak,
     check_pure,
     check_stateless,
-    class_state,
-    fresh_calls,
 )
-from panicquota.certification._contexts import KeywordRules, exposed_rules, keyword_matches
+from panicquota.certification._contexts import (
+    KeywordRules,
+    exposed_rules,
+    fresh_calls,
+    keyword_matches,
+)
 from panicquota.certification._engine import fresh_copy
-from panicquota.certification._state import difference
 
 from .test_units import Spoiled
 

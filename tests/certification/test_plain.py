@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from panicquota import PanicMode
-from panicquota.certification._state import NAN, plain
+from panicquota._shared.state import NAN, plain
 
 
 class Slotted:

@@ -13,13 +13,8 @@ import pytest
 
 import pytest_panicquota
 from panicquota import AdaptivePanicQuota
-from panicquota.certification import (
-    check_contract,
-    check_pure,
-    load_target,
-    reproduce_command,
-    run_fresh,
-)
+from panicquota.certification import check_contract, check_pure, load_target
+from panicquota.certification._fresh import reproduce_command, run_fresh
 from panicquota.cli import main
 from panicquota.errors import InvalidArgumentError
 

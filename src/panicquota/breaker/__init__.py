@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from panicquota.breaker._async import AsyncVIXCircuitBreaker
 from panicquota.breaker._client import connect, connect_async
+from panicquota.breaker._core import JUST_STARTED
 from panicquota.breaker._sync import VIXCircuitBreaker
 from panicquota.breaker._types import (
     MissingDependencyError,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from panicquota.breaker._metrics import BreakerMetrics
 
 __all__ = [
+    "JUST_STARTED",
     "AsyncVIXCircuitBreaker",
     "BreakerMetrics",
     "MissingDependencyError",

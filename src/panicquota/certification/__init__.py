@@ -7,6 +7,10 @@ imports pytest. The checks here return an :class:`Outcome`; the plugin's
 
 from __future__ import annotations
 
+import importlib
+import warnings
+from typing import Any
+
 from panicquota.certification._bad_input import check_bad_input
 from panicquota.certification._checks import (
     DEFAULT_SEEDS,
@@ -15,7 +19,6 @@ from panicquota.certification._checks import (
     check_no_leak,
     check_pure,
 )
-from panicquota.certification._contexts import fresh_calls, probe_calls, sample_contexts
 from panicquota.certification._contract import check_contract
 from panicquota.certification._engine import (
     CertificationReport,
@@ -25,15 +28,12 @@ from panicquota.certification._engine import (
     certify,
     run_criterion,
 )
-from panicquota.certification._fresh import Call, reproduce_command, run_fresh
 from panicquota.certification._outcome import Outcome
-from panicquota.certification._state import class_state, plain, snapshot
 from panicquota.certification._stateless import check_stateless
 from panicquota.certification._target import load_target
 
 __all__ = [
     "DEFAULT_SEEDS",
-    "Call",
     "CertificationReport",
     "Criterion",
     "CriterionResult",
@@ -47,14 +47,36 @@ __all__ = [
     "check_no_leak",
     "check_pure",
     "check_stateless",
-    "class_state",
-    "fresh_calls",
     "load_target",
-    "plain",
-    "probe_calls",
-    "reproduce_command",
     "run_criterion",
-    "run_fresh",
-    "sample_contexts",
-    "snapshot",
 ]
+
+#: Names exported before 0.2 that are implementation details: still importable, with a warning.
+_DEPRECATED = {
+    "Call": "panicquota._shared.calls",
+    "class_state": "panicquota._shared.state",
+    "fresh_calls": "panicquota.certification._contexts",
+    "plain": "panicquota._shared.state",
+    "probe_calls": "panicquota.certification._contexts",
+    "reproduce_command": "panicquota.certification._fresh",
+    "run_fresh": "panicquota.certification._fresh",
+    "sample_contexts": "panicquota.certification._contexts",
+    "snapshot": "panicquota._shared.state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _DEPRECATED.get(name)
+    if home is None:
+        raise AttributeError(f"module 'panicquota.certification' has no attribute {name!r}")
+    warnings.warn(
+        f"panicquota.certification.{name} is an implementation detail, no longer exported; "
+        "it will be removed in a future release",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(home), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import cycle, islice, pairwise
 from typing import Any
 
-from panicquota.certification._fresh import Call, reproduce_command, run_fresh
-from panicquota.certification._outcome import Outcome
-from panicquota.certification._state import (
+from panicquota._shared.calls import Call, name_of, show_call
+from panicquota._shared.state import (
     brief,
     class_state,
     describe_change,
@@ -27,6 +26,8 @@ from panicquota.certification._state import (
     plain,
     snapshot,
 )
+from panicquota.certification._fresh import reproduce_command, run_fresh
+from panicquota.certification._outcome import Outcome
 
 try:
     import resource
@@ -48,24 +49,12 @@ __all__ = [
 DEFAULT_SEEDS = (0, 1, 2)
 
 
-def name_of(fn: Callable[..., Any]) -> str:
-    """Return how a message names *fn* (``Class.method``, ``function``, ``<lambda>``)."""
-    name = getattr(fn, "__qualname__", None) or type(fn).__name__
-    return str(name).rpartition("<locals>.")[2]
-
-
 def _outcome_of(fn: Callable[..., Any], call: Call) -> Any:
     args, kwargs = call
     try:
         return plain(fn(*args, **kwargs))
     except Exception as error:  # an error is an answer too, and must be repeatable
         return ("error", type(error).__name__, str(error))
-
-
-def show_call(call: Call) -> str:
-    """Return a call's arguments as they would be written: ``60, 35.0, mode='x'``."""
-    args, kwargs = call
-    return ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
 
 
 def check_deterministic(

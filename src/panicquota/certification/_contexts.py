@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any, Final
 
-from panicquota.certification._fresh import Call
+from panicquota._shared.calls import Call
 from panicquota.stakes import CONTEXT_FIELDS, DEFAULT_RULES, Stakes
 
 __all__ = [

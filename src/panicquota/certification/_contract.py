@@ -13,11 +13,11 @@ from collections.abc import Iterable, Mapping
 from itertools import pairwise
 from typing import Any, Final
 
+from panicquota._shared.state import difference, plain
 from panicquota.certification._classification import check_classification
 from panicquota.certification._contexts import NORMAL_TTLS, first_keywords, sample_contexts
 from panicquota.certification._decide import Violation, decide, thresholds_of
 from panicquota.certification._outcome import Outcome
-from panicquota.certification._state import difference, plain
 from panicquota.tiers import Thresholds
 
 __all__ = ["NORMAL_TTLS", "check_contract"]

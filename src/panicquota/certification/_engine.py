@@ -14,6 +14,7 @@ from itertools import chain, cycle
 from pathlib import Path
 from typing import Any
 
+from panicquota._shared.calls import Call
 from panicquota.certification._bad_input import check_bad_input
 from panicquota.certification._checks import (
     DEFAULT_SEEDS,
@@ -24,7 +25,6 @@ from panicquota.certification._checks import (
 )
 from panicquota.certification._contexts import fresh_calls, probe_calls
 from panicquota.certification._contract import check_contract
-from panicquota.certification._fresh import Call
 from panicquota.certification._outcome import Outcome
 from panicquota.certification._stateless import check_stateless
 from panicquota.certification._target import load_target

@@ -10,33 +10,23 @@ Run as ``python -m panicquota.certification._fresh [--replay PAYLOAD]``.
 from __future__ import annotations
 
 import base64
-import importlib
-import importlib.util
 import os
 import pickle
 import shlex
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from panicquota.certification._state import plain
+from panicquota._shared.calls import Call, load_modules, modules_of
+from panicquota._shared.state import plain
 from panicquota.errors import InvalidTypeError
 
-__all__ = [
-    "Call",
-    "FreshRun",
-    "load_modules",
-    "modules_of",
-    "reproduce_command",
-    "run_fresh",
-]
+__all__ = ["FreshRun", "reproduce_command", "run_fresh"]
 
-#: One call: positional and keyword arguments.
-Call = tuple[tuple[Any, ...], dict[str, Any]]
 _CHILD = "panicquota.certification._fresh"
 
 
@@ -46,21 +36,6 @@ class FreshRun:
 
     seed: int
     results: list[Any]
-
-
-def modules_of(fn: Callable[..., Any]) -> dict[str, str]:
-    """Return ``{module name: file}`` for the modules *fn* and its instance are defined in."""
-    owners = {getattr(fn, "__module__", None)}
-    bound_to = getattr(fn, "__self__", None)
-    if bound_to is not None:
-        owners.add(type(bound_to).__module__)
-    found: dict[str, str] = {}
-    for name in owners:
-        module = sys.modules.get(name) if name else None
-        path = getattr(module, "__file__", None)
-        if name and path and name != "__main__":
-            found[name] = path
-    return found
 
 
 def _payload(fn: Callable[..., Any], calls: Sequence[Call]) -> bytes:
@@ -162,20 +137,6 @@ def _quote(code: str) -> str:
     if not any(char in code for char in '"$`\\!'):
         return f'"{code}"'
     return shlex.quote(code)
-
-
-def load_modules(modules: Mapping[str, str]) -> None:
-    """Import each module by name, or from its file when the name is not importable."""
-    for name, path in modules.items():
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            spec = importlib.util.spec_from_file_location(name, path)
-            if spec is None or spec.loader is None:
-                raise
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
 
 
 def _load_job(raw: bytes) -> tuple[Callable[..., Any], list[Call]]:

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 from typing import Any
 
-from panicquota.certification._fresh import Call
+from panicquota._shared.calls import Call
+from panicquota._shared.state import brief, difference, plain
 from panicquota.certification._outcome import Outcome
-from panicquota.certification._state import brief, difference, plain
 
 __all__ = ["check_stateless"]
 

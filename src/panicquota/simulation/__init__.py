@@ -21,8 +21,8 @@ from panicquota.simulation._engine import (
     simulate,
 )
 from panicquota.simulation._plot import PlotUnavailableError, plot_report
-from panicquota.simulation._real import simulate_real
-from panicquota.simulation._render import print_report
+from panicquota.simulation._real import RealModeError, simulate_real
+from panicquota.simulation._render import print_report, progress_bar
 from panicquota.simulation._report import (
     Alert,
     Disagreement,
@@ -48,6 +48,7 @@ __all__ = [
     "BreakerSettings",
     "Disagreement",
     "PlotUnavailableError",
+    "RealModeError",
     "Scenario",
     "ScenarioError",
     "SimulationMode",
@@ -59,6 +60,7 @@ __all__ = [
     "load_scenario",
     "plot_report",
     "print_report",
+    "progress_bar",
     "resolve_scenario",
     "scenario_from_mapping",
     "simulate",

@@ -168,7 +168,7 @@ class _Policy:
     """What the (pure) policy decides for a start read at a second."""
 
     def __init__(self, scenario: Scenario, epoch: float) -> None:
-        from panicquota.breaker._core import JUST_STARTED  # imports redis: only when judging
+        from panicquota.breaker import JUST_STARTED  # imports redis: only when judging
 
         self._just_started = JUST_STARTED
         self._quota = AdaptivePanicQuota(**scenario.policy)

@@ -122,7 +122,13 @@ def simulate(
     Returns:
         The report; only its wall-time figures differ between two runs of the
         same scenario and seed.
+
+    Raises:
+        MissingExtraError: fakeredis or its Lua runtime is not installed.
     """
+    from panicquota._shared.extras import require
+
+    require("the simulator", "cli", "fakeredis", "lupa")
     import fakeredis
 
     factory = default_breaker if breaker_factory is None else breaker_factory
