@@ -10,6 +10,7 @@ delete in Lua); a holder that dies or hangs loses it when ``PX`` runs out.
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 from typing import Any
@@ -18,6 +19,8 @@ from panicquota.cache._types import Entry
 from panicquota.errors import InvalidArgumentError
 
 __all__ = ["AsyncRedisStore", "RedisStore", "decode_entry", "encode_entry"]
+
+logger = logging.getLogger("panicquota.cache")
 
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -41,7 +44,10 @@ def decode_entry(raw: bytes | str) -> Entry:
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogateescape")
     stamp, sep, payload = raw.partition(b" ")
-    fetched_at = float(stamp)
+    try:
+        fetched_at = float(stamp)
+    except ValueError:
+        fetched_at = math.nan
     if not sep or not math.isfinite(fetched_at):
         raise ValueError(f"not a panicquota cache entry: {raw[:40]!r}")
     return Entry(payload, fetched_at)
@@ -55,7 +61,7 @@ def _milliseconds(seconds: float) -> int:
 def _store_errors() -> tuple[type[BaseException], ...]:
     from redis.exceptions import RedisError
 
-    return (RedisError, OSError, ValueError)
+    return (RedisError, OSError)
 
 
 class _RedisBase:
@@ -76,6 +82,16 @@ class _RedisBase:
         #: What a call may raise when Redis is down or answers garbage.
         self.errors = _store_errors()
         self._release = client.register_script(RELEASE)
+
+    def _decoded(self, key: str, raw: bytes | str | None) -> Entry | None:
+        if raw is None:
+            return None
+        try:
+            return decode_entry(raw)
+        except ValueError as error:
+            # Somebody else's data under the prefix: a miss, not an outage.
+            logger.warning("ignoring the unreadable cache entry %r (%s)", key, error)
+            return None
 
     def entry_key(self, key: str) -> str:
         """Return the Redis key of *key*'s entry."""
@@ -100,13 +116,8 @@ class RedisStore(_RedisBase):
     """
 
     def get(self, key: str) -> Entry | None:
-        """Return the entry at *key*, or ``None``.
-
-        Raises:
-            ValueError: the stored value is not an entry.
-        """
-        raw = self.client.get(self.entry_key(key))
-        return None if raw is None else decode_entry(raw)
+        """Return the entry at *key*, or ``None`` (absent, or not an entry: logged)."""
+        return self._decoded(key, self.client.get(self.entry_key(key)))
 
     def set(self, key: str, entry: Entry, expire: float) -> None:
         """Store *entry* (bytes value) at *key* for *expire* seconds."""
@@ -137,9 +148,8 @@ class AsyncRedisStore(_RedisBase):
     """
 
     async def get(self, key: str) -> Entry | None:
-        """Return the entry at *key*, or ``None``."""
-        raw = await self.client.get(self.entry_key(key))
-        return None if raw is None else decode_entry(raw)
+        """Return the entry at *key*, or ``None`` (absent, or not an entry: logged)."""
+        return self._decoded(key, await self.client.get(self.entry_key(key)))
 
     async def set(self, key: str, entry: Entry, expire: float) -> None:
         """Store *entry* (bytes value) at *key* for *expire* seconds."""
