@@ -80,7 +80,8 @@ def make(
                 if store_kind == "memory"
                 else RedisStore(sync_client, prefix=f"{prefix}:c")
             )
-            return View(PanicCache(breaker, store, **options), breaker, None)
+            cache: Any = PanicCache(breaker, store, **options)
+            return View(cache, breaker, None, sync_client, f"{prefix}:c")
         client = new_async()
         async_clients.append(client)
         breaker = AsyncVIXCircuitBreaker(client, key_prefix=f"{prefix}:vix", clock=clock)
@@ -89,7 +90,8 @@ def make(
             if store_kind == "memory"
             else AsyncRedisStore(client, prefix=f"{prefix}:c")
         )
-        return View(AsyncPanicCache(breaker, store, **options), breaker, runner)
+        cache = AsyncPanicCache(breaker, store, **options)
+        return View(cache, breaker, runner, sync_client, f"{prefix}:c")
 
     yield build
     if runner is not None:

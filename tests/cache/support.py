@@ -28,10 +28,16 @@ def delete_prefix(client: Any, prefix: str) -> None:
 class View:
     """Drive a PanicCache or an AsyncPanicCache (and its breaker) with sync calls."""
 
-    def __init__(self, cache: Any, breaker: Any, runner: asyncio.Runner | None) -> None:
+    def __init__(
+        self, cache: Any, breaker: Any, runner: asyncio.Runner | None, redis: Any, prefix: str
+    ) -> None:
         self.cache = cache
         self.breaker = breaker
         self.runner = runner
+        #: A sync client of the Redis under the store (and the breaker).
+        self.redis = redis
+        #: The store's key prefix.
+        self.prefix = prefix
 
     @property
     def is_async(self) -> bool:
