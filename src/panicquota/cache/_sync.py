@@ -137,7 +137,8 @@ class PanicCache:
         """
         core = self._core
         core.check_key(key)
-        core.check_fetch(fetch)
+        if not callable(fetch):
+            core.check_fetch(fetch)
         decision: Decision = core.breaker.get_ttl(core.normal_ttl, context)
         started = core.clock()
         entry = self._read(key)
