@@ -96,8 +96,7 @@ class AsyncPanicCache:
         """
         core = self._core
         core.check_key(key)
-        if not callable(fetch):
-            core.check_fetch(fetch, "a coroutine function taking no arguments")
+        core.check_fetch(fetch, "a coroutine function taking no arguments")
         decision: Decision = await core.breaker.get_ttl(core.normal_ttl, context)
         started = core.clock()
         entry = await self._read(key)

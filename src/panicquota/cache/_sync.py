@@ -137,8 +137,7 @@ class PanicCache:
         """
         core = self._core
         core.check_key(key)
-        if not callable(fetch):
-            core.check_fetch(fetch)
+        core.check_fetch(fetch)
         decision: Decision = core.breaker.get_ttl(core.normal_ttl, context)
         started = core.clock()
         entry = self._read(key)
