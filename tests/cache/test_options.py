@@ -221,7 +221,7 @@ def test_an_unreadable_entry_is_fetched_again(
         assert cache.lookup("k", Upstream()).source is CacheSource.MISS
         assert cache.lookup("bad", Upstream()).source is CacheSource.MISS
     assert cache.lookup("k", Upstream()).source is CacheSource.HIT
-    messages = [r.getMessage() for r in caplog.records]
+    messages = list(dict.fromkeys(r.getMessage() for r in caplog.records))
     assert messages[0] == (
         "ignoring the unreadable cache entry 'k' (ValueError(\"not a JSONSerializer entry "
         "(tag b'x')\"))"
