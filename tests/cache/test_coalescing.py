@@ -27,7 +27,7 @@ from panicquota.cache import (
 from panicquota.clock import ManualClock
 from pytest_panicquota import Upstream, UpstreamError
 
-from .conftest import REAL_REDIS_URL, Make
+from .conftest import Make
 from .support import T0, delete_prefix, unique_prefix
 
 CTX = multiprocessing.get_context("spawn")
@@ -275,7 +275,7 @@ def real_prefix(real_redis: Any) -> Iterator[tuple[Any, str]]:
 
 
 def test_four_processes_of_eight_threads_cause_one_fetch(
-    workers: ModuleType, real_prefix: tuple[Any, str]
+    workers: ModuleType, real_prefix: tuple[Any, str], real_redis_url: str
 ) -> None:
     """4 processes x 8 threads missing one key in tier 1 on the Redis store: one fetch."""
     client, prefix = real_prefix
@@ -285,7 +285,7 @@ def test_four_processes_of_eight_threads_cause_one_fetch(
     processes = [
         CTX.Process(
             target=workers.miss_together,
-            args=(REAL_REDIS_URL, prefix, T0 + 1, 8, barrier, results),
+            args=(real_redis_url, prefix, T0 + 1, 8, barrier, results),
         )
         for _ in range(4)
     ]
@@ -302,12 +302,12 @@ def test_four_processes_of_eight_threads_cause_one_fetch(
 
 
 def test_a_killed_lease_holder_is_taken_over(
-    workers: ModuleType, real_prefix: tuple[Any, str]
+    workers: ModuleType, real_prefix: tuple[Any, str], real_redis_url: str
 ) -> None:
     """A process killed while holding the lease delays the others by the lease at most."""
     client, prefix = real_prefix
     fetching = CTX.Event()
-    holder = CTX.Process(target=workers.hold_the_lease, args=(REAL_REDIS_URL, prefix, T0, fetching))
+    holder = CTX.Process(target=workers.hold_the_lease, args=(real_redis_url, prefix, T0, fetching))
     holder.start()
     try:
         assert fetching.wait(60)
