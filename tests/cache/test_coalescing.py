@@ -58,7 +58,8 @@ def test_sixteen_threads_missing_one_key_in_tier_one_cause_one_fetch(make: Make)
     """16 threads missing one key at TTL 0: one fetch, one MISS, 15 COALESCED, one value."""
     view = make()
     view.trip()
-    upstream = Upstream("odds", latency=0.3)
+    # Every thread must arrive during the fetch: a later one would rightly fetch again (TTL 0).
+    upstream = Upstream("odds", latency=0.6)
     results = in_threads(16, lambda: view.lookup("match:7", upstream))
     assert upstream.calls == 1
     assert sorted(r.source.value for r in results) == ["COALESCED"] * 15 + ["MISS"]
@@ -199,7 +200,7 @@ def test_a_second_worker_waits_for_the_first_ones_fetch(
     client, prefix = shared_redis
     first, second = two_workers(client, prefix, clock)
     clock.advance(seconds=1)
-    upstream = Upstream("odds", latency=0.4)
+    upstream = Upstream("odds", latency=0.6)
     caches = iter([first, first, second, second])
     lock = threading.Lock()
 
