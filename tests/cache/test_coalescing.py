@@ -356,3 +356,67 @@ def test_async_caches_on_one_store_share_a_fetch(kind: str) -> None:
     assert calls == (1 if kind == "redis" else 2)
     coalesced = [r.source for r in results].count(CacheSource.COALESCED)
     assert coalesced == (7 if kind == "redis" else 6)
+
+
+@pytest.mark.parametrize("flavour", ["async"], indirect=True)
+def test_a_cancelled_leader_leaves_its_waiters_to_fetch(make: Make) -> None:
+    """A leader task cancelled mid-fetch (a client gone) does not cancel the tasks waiting on it."""
+    view = make()
+    assert view.runner is not None
+
+    async def scenario() -> Any:
+        started = asyncio.Event()
+
+        async def hang() -> str:
+            started.set()
+            await asyncio.sleep(30)
+            return "never"
+
+        leader = asyncio.ensure_future(view.cache.lookup("k", hang))
+        await started.wait()
+        follower = asyncio.ensure_future(view.cache.lookup("k", Upstream("own").fetch_async))
+        await asyncio.sleep(0.05)
+        leader.cancel()
+        result = await follower
+        assert leader.cancelled()
+        return result
+
+    result = view.runner.run(scenario())
+    assert (result.value, result.source) == ("own #1", CacheSource.MISS)
+
+
+@pytest.mark.parametrize("flavour", ["sync"], indirect=True)
+def test_an_interrupted_leader_leaves_its_waiters_to_fetch(make: Make) -> None:
+    """A leader thread stopped by a BaseException (not an error of fetch) lets waiters fetch."""
+    view = make()
+    entered = threading.Event()
+    release = threading.Event()
+
+    class Stop(BaseException):
+        pass
+
+    def interrupted() -> str:
+        entered.set()
+        release.wait(30)
+        raise Stop
+
+    caught: list[BaseException] = []
+
+    def lead() -> None:
+        try:
+            view.lookup("k", interrupted)
+        except Stop as error:
+            caught.append(error)
+
+    leader = threading.Thread(target=lead)
+    leader.start()
+    assert entered.wait(30)
+    results: list[Any] = []
+    follower = threading.Thread(target=lambda: results.append(view.lookup("k", Upstream("own"))))
+    follower.start()
+    time.sleep(0.1)
+    release.set()
+    leader.join(30)
+    follower.join(30)
+    assert len(caught) == 1
+    assert [(r.value, r.source) for r in results] == [("own #1", CacheSource.MISS)]

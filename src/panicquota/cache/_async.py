@@ -165,8 +165,11 @@ class AsyncPanicCache:
         except TimeoutError:
             logger.info("gave up waiting %g s for the fetch of %r", core.coalesce_timeout, key)
             return await self._fetch(key, fetch, decision, entry)
-        if flight.error is not None:
+        if isinstance(flight.error, Exception):
             raise flight.error
+        if flight.error is not None:
+            # The leader was cancelled or interrupted: that is no answer for this caller.
+            return await self._fetch(key, fetch, decision, entry)
         shared = flight.result
         assert shared is not None
         source = CacheSource.STALE if shared.source is CacheSource.STALE else CacheSource.COALESCED
