@@ -33,7 +33,7 @@ def _prometheus() -> Any:
     try:
         import prometheus_client
     except ImportError as error:
-        from panicquota.breaker._types import MissingDependencyError
+        from panicquota.breaker import MissingDependencyError
 
         raise MissingDependencyError(
             "cache metrics need prometheus_client, which is not installed: "
