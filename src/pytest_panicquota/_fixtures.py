@@ -9,12 +9,33 @@ from typing import Any
 
 from pytest_panicquota._journal import KeyJournal, RestoreError, tracking_client
 
-__all__ = ["RedisHandle", "unique_prefix"]
+__all__ = ["RedisHandle", "unique_prefix", "unreachable"]
+
+#: How long the session-start check waits for the server to accept a connection.
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 def unique_prefix(worker: str) -> str:
     """Return a key prefix no other test, xdist worker or run uses."""
     return f"panicquota-test:{worker}:{uuid.uuid4().hex[:12]}"
+
+
+def unreachable(url: str) -> str | None:
+    """Return why *url* cannot serve ``panic_redis``, and what to do, or ``None`` if it can."""
+    try:
+        client = tracking_client(url, KeyJournal(unique_prefix("check")))
+    except ValueError as error:  # redis-py's word for a URL it cannot read
+        return f"it is not a Redis URL ({error}); pass one such as redis://127.0.0.1:6379/0"
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None:
+        pool.connection_kwargs.setdefault("socket_connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    try:
+        client.ping()
+    except Exception as error:  # any failure: the message quotes it
+        return f"PING failed ({type(error).__name__}: {error}); start that server"
+    finally:
+        client.close()
+    return None
 
 
 class RedisHandle:
@@ -142,3 +163,4 @@ def _attempt(what: str, step: Callable[[], object]) -> list[str]:
     except Exception as error:  # reported with the others once all steps ran
         return [f"{what} ({type(error).__name__}: {error})"]
     return []
+
