@@ -16,7 +16,7 @@ import pytest
 if TYPE_CHECKING:
     from panicquota import AdaptivePanicQuota
     from panicquota.clock import ManualClock
-    from pytest_panicquota._fixtures import RedisHandle
+    from pytest_panicquota._fixtures import IsolatedFactory, RedisHandle
     from pytest_panicquota._workers import WorkerPool
 
 ENV_REDIS_URL = "PANICQUOTA_REDIS_URL"
@@ -310,6 +310,26 @@ def panic_breaker(
     )
     yield breaker
     breaker.close()
+
+
+@pytest.fixture(scope="session")
+def panic_isolated(request: pytest.FixtureRequest) -> Iterator[IsolatedFactory]:
+    """Return a maker of isolated environments: one per Hypothesis example.
+
+    ``with panic_isolated(quota) as env:`` gives ``env.redis`` (a fresh
+    fakeredis, or the real server with the example's writes undone on exit),
+    ``env.clock`` (its own ``ManualClock``), ``env.key_prefix`` (its own) and
+    ``env.breaker(**options)``; ``env.add_cleanup(fn)`` closes anything else
+    built on them. Session-scoped, so ``@given`` tests may use it (the
+    function-scoped ``panic_breaker`` fails Hypothesis's health check, and
+    would be shared by every example); environments left open are closed at
+    the end of the session.
+    """
+    from pytest_panicquota._fixtures import IsolatedFactory
+
+    factory = IsolatedFactory(_redis_url(request.config))
+    yield factory
+    factory.close()
 
 
 @pytest.fixture
