@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_panicquota._checks import (
         assert_deterministic,
+        assert_io_latency,
         assert_latency,
         assert_no_leak,
         assert_pure,
@@ -31,6 +32,7 @@ __all__ = [
     "WorkerContext",
     "WorkerError",
     "assert_deterministic",
+    "assert_io_latency",
     "assert_latency",
     "assert_no_leak",
     "assert_pure",
@@ -45,6 +47,7 @@ _HOMES = {
     **dict.fromkeys(
         (
             "assert_deterministic",
+            "assert_io_latency",
             "assert_latency",
             "assert_no_leak",
             "assert_pure",
