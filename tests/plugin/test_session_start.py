@@ -6,6 +6,8 @@ import socket
 
 import pytest
 
+from pytest_panicquota import _fixtures
+
 from .support import REAL_URL
 
 SUITE = """
@@ -118,3 +120,29 @@ def test_certification_options_need_certify(
             "drop them to run the tests"
         ]
     )
+
+
+def test_xdist_workers_leave_the_check_to_the_controller(pytester: pytest.Pytester) -> None:
+    """Under -n 2 with a reachable server the controller checks once and the workers run."""
+    pytester.makepyfile(SUITE)
+    result = pytester.runpytest_subprocess("-n", "2", "--panicquota-redis-url", REAL_URL)
+    result.assert_outcomes(passed=3)
+
+
+def test_a_client_without_a_connection_pool_is_pinged_as_it_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client with no standalone pool (a cluster client) is pinged without a set-up timeout."""
+    pinged: list[str] = []
+
+    class PoolLess:
+        def ping(self) -> bool:
+            pinged.append("ping")
+            return True
+
+        def close(self) -> None:
+            pinged.append("close")
+
+    monkeypatch.setattr(_fixtures, "tracking_client", lambda url, journal: PoolLess())
+    assert _fixtures.unreachable("redis+cluster://127.0.0.1:7000") is None
+    assert pinged == ["ping", "close"]
