@@ -142,3 +142,20 @@ def test_real_redis_environment_undoes_writes(real_redis: Any) -> None:
         assert real_redis.exists(name)
     assert not real_redis.exists(name)
     assert list(real_redis.scan_iter(f"{env.key_prefix}*")) == []
+
+
+def test_a_redis_that_cannot_be_cleaned_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Redis client that fails to close is named in the environment's RestoreError."""
+    env = IsolatedFactory(None)()
+
+    def broken() -> None:
+        raise OSError("already gone")
+
+    monkeypatch.setattr(env.redis, "close", broken)
+    with pytest.raises(RestoreError) as raised:
+        env.close()
+    assert str(raised.value) == (
+        f"panic_isolated could not clean up the environment {env.key_prefix!r}: panic_redis "
+        "could not clean up after the test on fakeredis: 1 step failed (closing the client "
+        "(OSError: already gone))"
+    )
