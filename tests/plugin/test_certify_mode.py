@@ -219,9 +219,10 @@ def test_pytest_certify_never_writes_a_partial_report(pytester: pytest.Pytester)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
+            "  verdict        INCOMPLETE: 5 of 7 criteria did not run",
             "report NOT written to report.json: 5 of 7 criteria did not run (determinism, "
             "statelessness, bad_input, latency, leak); a report covers every criterion or none "
-            "(drop -k, -x, --lf or --deselect)"
+            "(drop -k, -x, --lf or --deselect)",
         ]
     )
     assert not (pytester.path / "report.json").exists()
@@ -241,4 +242,9 @@ def test_pytest_certify_p99_option_sets_the_budget(pytester: pytest.Pytester) ->
         "latency",
     )
     result.assert_outcomes(passed=1, deselected=6)
-    result.stdout.fnmatch_lines(["  latency        PASS  *; budget p99 < 2.5 ms"])
+    result.stdout.fnmatch_lines(
+        [
+            "  latency        PASS  *; budget p99 < 2.5 ms",
+            "  verdict        INCOMPLETE: 6 of 7 criteria did not run",
+        ]
+    )
