@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pytest_panicquota._cache import Upstream, UpstreamError
     from pytest_panicquota._checks import (
         assert_deterministic,
+        assert_io_latency,
         assert_latency,
         assert_no_leak,
         assert_pure,
@@ -34,6 +35,7 @@ __all__ = [
     "WorkerContext",
     "WorkerError",
     "assert_deterministic",
+    "assert_io_latency",
     "assert_latency",
     "assert_no_leak",
     "assert_pure",
@@ -50,6 +52,7 @@ _HOMES = {
     **dict.fromkeys(
         (
             "assert_deterministic",
+            "assert_io_latency",
             "assert_latency",
             "assert_no_leak",
             "assert_pure",

@@ -17,9 +17,15 @@ from panicquota.certification import (
 )
 from panicquota.errors import PanicquotaError
 
-__all__ = ["CertificationItem", "CertificationSuite", "collect", "report_key"]
+__all__ = ["CertificationItem", "CertificationSuite", "collect", "missing_criteria", "report_key"]
 
 report_key = pytest.StashKey[CertificationReport]()
+
+
+def missing_criteria(report: CertificationReport) -> list[str]:
+    """Return the names of the criteria that have no row in *report*, in suite order."""
+    done = {result.criterion for result in report.results}
+    return [criterion.value for criterion in Criterion if criterion not in done]
 
 
 class CertificationFailure(Exception):
@@ -37,7 +43,8 @@ class CertificationItem(pytest.Item):
 
     def runtest(self) -> None:
         """Run the criterion, record its row, fail the item if it failed."""
-        settings = Settings(p99_ms=self.config.getoption("panicquota_p99_ms"))
+        p99_ms = self.config.getoption("panicquota_p99_ms")
+        settings = Settings() if p99_ms is None else Settings(p99_ms=p99_ms)
         import time
 
         started = time.perf_counter()

@@ -9,12 +9,33 @@ from typing import Any
 
 from pytest_panicquota._journal import KeyJournal, RestoreError, tracking_client
 
-__all__ = ["RedisHandle", "unique_prefix"]
+__all__ = ["Isolated", "IsolatedFactory", "RedisHandle", "unique_prefix", "unreachable"]
+
+#: How long the session-start check waits for the server to accept a connection.
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 def unique_prefix(worker: str) -> str:
     """Return a key prefix no other test, xdist worker or run uses."""
     return f"panicquota-test:{worker}:{uuid.uuid4().hex[:12]}"
+
+
+def unreachable(url: str) -> str | None:
+    """Return why *url* cannot serve ``panic_redis``, and what to do, or ``None`` if it can."""
+    try:
+        client = tracking_client(url, KeyJournal(unique_prefix("check")))
+    except ValueError as error:  # redis-py's word for a URL it cannot read
+        return f"it is not a Redis URL ({error}); pass one such as redis://127.0.0.1:6379/0"
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None:
+        pool.connection_kwargs.setdefault("socket_connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    try:
+        client.ping()
+    except Exception as error:  # any failure: the message quotes it
+        return f"PING failed ({type(error).__name__}: {error}); start that server"
+    finally:
+        client.close()
+    return None
 
 
 class RedisHandle:
@@ -145,3 +166,136 @@ def _attempt(what: str, step: Callable[[], object]) -> list[str]:
     except Exception as error:  # reported with the others once all steps ran
         return [f"{what} ({type(error).__name__}: {error})"]
     return []
+
+
+class Isolated:
+    """One isolated environment: its own Redis keyspace, clock and breakers.
+
+    Made by the ``panic_isolated`` fixture, one per Hypothesis example; a
+    context manager whose exit undoes everything it built.
+
+    Attributes:
+        redis: a client of a fresh fakeredis server, or of the real server
+            (``--panicquota-redis-url``) with its writes undone on exit.
+        clock: a :class:`panicquota.clock.ManualClock` of its own.
+        key_prefix: a key prefix no other environment, test or worker uses.
+        quota: the policy the breakers use by default.
+    """
+
+    def __init__(self, url: str | None, quota: Any, start: float | None) -> None:
+        from panicquota.clock import ManualClock
+
+        self.key_prefix = unique_prefix("isolated")
+        self._handle = RedisHandle(url, self.key_prefix)
+        self.redis: Any = self._handle.client
+        self.clock = ManualClock(start)
+        self.quota = quota
+        self._cleanups: list[tuple[str, Callable[[], object]]] = []
+        self.closed = False
+
+    def __enter__(self) -> Isolated:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def async_redis(self) -> Any:
+        """Return an asyncio client of the same Redis as :attr:`redis`."""
+        return self._handle.async_client()
+
+    def breaker(self, quota: Any = None, **options: Any) -> Any:
+        """Return a new ``VIXCircuitBreaker`` on this environment's Redis, clock and prefix.
+
+        Args:
+            quota: its policy (default: :attr:`quota`).
+            options: more ``VIXCircuitBreaker`` keyword arguments.
+        """
+        from panicquota.breaker import VIXCircuitBreaker
+
+        breaker = VIXCircuitBreaker(
+            self.redis,
+            self.quota if quota is None else quota,
+            key_prefix=self.key_prefix,
+            clock=self.clock,
+            **options,
+        )
+        self.add_cleanup(breaker.close, "closing a breaker")
+        return breaker
+
+    def add_cleanup(self, step: Callable[[], object], what: str = "a cleanup step") -> None:
+        """Run *step* on exit, before the Redis is cleaned (last added, first run).
+
+        For anything built on the environment that needs closing, a cache
+        over :meth:`breaker` for instance.
+        """
+        self._cleanups.append((what, step))
+
+    def close(self) -> None:
+        """Run the cleanups, then undo the Redis writes; idempotent.
+
+        Raises:
+            RestoreError: a step failed; every other step was still run.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        problems: list[str] = []
+        while self._cleanups:
+            what, step = self._cleanups.pop()
+            problems += _attempt(what, step)
+        try:
+            self._handle.close()
+        except RestoreError as error:
+            problems.append(str(error))
+        if problems:
+            raise RestoreError(
+                f"panic_isolated could not clean up the environment {self.key_prefix!r}: "
+                f"{'; '.join(problems)}"
+            )
+
+
+class IsolatedFactory:
+    """The ``panic_isolated`` fixture: call it for a new :class:`Isolated` environment.
+
+    Args:
+        url: the real Redis server, or ``None`` for a fakeredis per environment.
+    """
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        self._open: list[Isolated] = []
+
+    def __call__(self, quota: Any = None, *, start: float | None = None) -> Isolated:
+        """Return a new isolated environment.
+
+        Args:
+            quota: the policy of its breakers (default: a fresh ``AdaptivePanicQuota()``).
+            start: the epoch second its clock starts at (default: ``ManualClock``'s).
+        """
+        if quota is None:
+            from panicquota import AdaptivePanicQuota
+
+            quota = AdaptivePanicQuota()
+        # Closed ones are dropped here so that a long Hypothesis run holds no
+        # more than the environments still open.
+        self._open = [env for env in self._open if not env.closed]
+        environment = Isolated(self.url, quota, start)
+        self._open.append(environment)
+        return environment
+
+    def close(self) -> None:
+        """Close the environments a test left open.
+
+        Raises:
+            RestoreError: one could not be cleaned up (the others were).
+        """
+        problems: list[str] = []
+        for environment in self._open:
+            try:
+                environment.close()
+            except RestoreError as error:
+                problems.append(str(error))
+        self._open = []
+        if problems:
+            raise RestoreError("; ".join(problems))

@@ -23,7 +23,7 @@ from pytest_panicquota._cache import (  # noqa: F401
 if TYPE_CHECKING:
     from panicquota import AdaptivePanicQuota
     from panicquota.clock import ManualClock
-    from pytest_panicquota._fixtures import RedisHandle
+    from pytest_panicquota._fixtures import IsolatedFactory, RedisHandle
     from pytest_panicquota._workers import WorkerPool
 
 ENV_REDIS_URL = "PANICQUOTA_REDIS_URL"
@@ -74,7 +74,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="panicquota_p99_ms",
         metavar="MS",
         type=float,
-        default=1.0,
+        default=None,
         help="the certification's latency budget: p99 of one decision in ms (default: 1.0)",
     )
     parser.addini(
@@ -84,10 +84,71 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+CERTIFY_ONLY = (
+    ("panicquota_target", "--panicquota-target"),
+    ("panicquota_report", "--panicquota-report"),
+    ("panicquota_p99_ms", "--panicquota-p99-ms"),
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the plugin's markers."""
+    """Register the plugin's markers; refuse certification options without certification.
+
+    With ``--panicquota-certify`` under pytest-xdist the criteria run in this
+    process (xdist's own ``pytest_configure`` runs last and then starts no
+    workers): split across workers, each would hold part of the report, and
+    the latency criterion would be timed against its sibling workers.
+    """
     for line in MARKERS:
         config.addinivalue_line("markers", line)
+    if not config.getoption("panicquota_certify"):
+        given = [flag for dest, flag in CERTIFY_ONLY if config.getoption(dest) is not None]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise pytest.UsageError(
+                f"{' and '.join(given)} {verb} only with --panicquota-certify; add it to "
+                "certify a target, or drop them to run the tests"
+            )
+        return
+    workers = getattr(config.option, "tx", None)
+    if getattr(config.option, "dist", "no") != "no" and workers:
+        config.stash[_xdist_workers_key] = len(workers)
+        config.option.dist = "no"
+        config.option.tx = []
+
+
+_xdist_workers_key = pytest.StashKey[int]()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say, in certification mode, what runs instead of the tests."""
+    if not config.getoption("panicquota_certify"):
+        return []
+    line = (
+        f"panicquota: certifying {config.getoption('panicquota_target')}: the normal tests "
+        "are not collected"
+    )
+    workers = config.stash.get(_xdist_workers_key, None)
+    if workers is not None:
+        line += f"; the criteria run one by one in this process (not on {workers} xdist workers)"
+    return [line]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to start when the configured real Redis cannot be reached (one error, not N)."""
+    config = session.config
+    url, source = _redis_source(config)
+    # xdist workers: the controller has checked before starting them.
+    if url is None or hasattr(config, "workerinput"):
+        return
+    from pytest_panicquota._fixtures import unreachable
+
+    problem = unreachable(url)
+    if problem is not None:
+        raise pytest.UsageError(
+            f"panic_redis cannot use the Redis server {url!r} (set by {source}): {problem}, "
+            f"or remove {source} to test on a fresh fakeredis"
+        )
 
 
 def pytest_collection(session: pytest.Session) -> bool | None:
@@ -109,18 +170,46 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     """Print the certification table and write its JSON report."""
     if not config.getoption("panicquota_certify"):
         return
-    from pytest_panicquota._certify import report_key
+    from panicquota.certification import Criterion
+    from pytest_panicquota._certify import missing_criteria, report_key
 
     report = config.stash.get(report_key, None)
     if report is None:
         return
     terminalreporter.section("panicquota certification")
-    for line in report.lines():
+    lines = report.lines()
+    missing = missing_criteria(report)
+    if missing:
+        # The table's verdict covers the rows shown: not a pass of the policy.
+        verdict = lines[-1].rstrip().removesuffix("PASS").removesuffix("FAIL")
+        lines[-1] = f"{verdict}INCOMPLETE: {len(missing)} of {len(Criterion)} criteria did not run"
+    for line in lines:
         terminalreporter.write_line(line)
     path = config.getoption("panicquota_report")
-    if path:
-        report.write_json(path)
-        terminalreporter.write_line(f"report written to {path}")
+    if not path:
+        return
+    if missing:
+        terminalreporter.write_line(
+            f"report NOT written to {path}: {len(missing)} of {len(Criterion)} criteria did "
+            f"not run ({', '.join(missing)}); a report covers every criterion or none "
+            "(drop -k, -x, --lf or --deselect)"
+        )
+        return
+    report.write_json(path)
+    terminalreporter.write_line(f"report written to {path}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail a certification run that was asked for a report it could not write in full."""
+    config = session.config
+    if not config.getoption("panicquota_certify") or not config.getoption("panicquota_report"):
+        return
+    from pytest_panicquota._certify import missing_criteria, report_key
+
+    report = config.stash.get(report_key, None)
+    if report is not None and missing_criteria(report) and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -152,8 +241,16 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 def _redis_url(config: pytest.Config) -> str | None:
-    url = config.getoption("panicquota_redis_url") or os.environ.get(ENV_REDIS_URL)
-    return url or config.getini("panicquota_redis_url") or None
+    return _redis_source(config)[0]
+
+
+def _redis_source(config: pytest.Config) -> tuple[str | None, str]:
+    """Return the real Redis URL panic_redis uses (``None`` for fakeredis) and where it is set."""
+    if config.getoption("panicquota_redis_url"):
+        return config.getoption("panicquota_redis_url"), "--panicquota-redis-url"
+    if os.environ.get(ENV_REDIS_URL):
+        return os.environ[ENV_REDIS_URL], f"${ENV_REDIS_URL}"
+    return config.getini("panicquota_redis_url") or None, "the panicquota_redis_url ini key"
 
 
 @pytest.fixture
@@ -225,6 +322,26 @@ def panic_breaker(
     )
     yield breaker
     breaker.close()
+
+
+@pytest.fixture(scope="session")
+def panic_isolated(request: pytest.FixtureRequest) -> Iterator[IsolatedFactory]:
+    """Return a maker of isolated environments: one per Hypothesis example.
+
+    ``with panic_isolated(quota) as env:`` gives ``env.redis`` (a fresh
+    fakeredis, or the real server with the example's writes undone on exit),
+    ``env.clock`` (its own ``ManualClock``), ``env.key_prefix`` (its own) and
+    ``env.breaker(**options)``; ``env.add_cleanup(fn)`` closes anything else
+    built on them. Session-scoped, so ``@given`` tests may use it (the
+    function-scoped ``panic_breaker`` fails Hypothesis's health check, and
+    would be shared by every example); environments left open are closed at
+    the end of the session.
+    """
+    from pytest_panicquota._fixtures import IsolatedFactory
+
+    factory = IsolatedFactory(_redis_url(request.config))
+    yield factory
+    factory.close()
 
 
 @pytest.fixture

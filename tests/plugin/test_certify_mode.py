@@ -156,3 +156,95 @@ def test_cli_runs_as_a_module(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "CERTIFIED: all 7 criteria passed" in done.stdout
+
+
+def test_pytest_certify_under_xdist_writes_the_full_report(pytester: pytest.Pytester) -> None:
+    """With -n 2 the criteria run in the controller: all 7 in the report, the failure counted."""
+    pytester.makepyfile(policies=BROKEN)
+    pytester.syspathinsert()
+    result = pytester.runpytest_subprocess(
+        "-n",
+        "2",
+        "--panicquota-certify",
+        "--panicquota-target",
+        "policies:AcceptsNegative",
+        "--panicquota-report",
+        "report.json",
+        "-p",
+        "no:randomly",
+    )
+    result.assert_outcomes(passed=6, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "panicquota: certifying policies:AcceptsNegative: the normal tests are not "
+            "collected; the criteria run one by one in this process (not on 2 xdist workers)",
+            "  verdict        FAIL",
+            "report written to report.json",
+        ]
+    )
+    data = json.loads((pytester.path / "report.json").read_text())
+    assert data["passed"] is False
+    assert [c["criterion"] for c in data["criteria"]] == list(CRITERIA)
+
+
+def test_pytest_certify_header_says_tests_are_not_collected(pytester: pytest.Pytester) -> None:
+    """Without xdist the header still says that certification replaces the tests."""
+    pytester.makepyfile(policies=BROKEN)
+    pytester.syspathinsert()
+    result = pytester.runpytest(
+        "--panicquota-certify", "--panicquota-target", "policies:correct", "-k", "contract"
+    )
+    result.stdout.fnmatch_lines(
+        ["panicquota: certifying policies:correct: the normal tests are not collected"]
+    )
+    assert "xdist workers" not in result.stdout.str()
+
+
+def test_pytest_certify_never_writes_a_partial_report(pytester: pytest.Pytester) -> None:
+    """Criteria deselected with -k: no report file, a line naming the missing ones, exit 1."""
+    pytester.makepyfile(policies=BROKEN)
+    pytester.syspathinsert()
+    result = pytester.runpytest(
+        "--panicquota-certify",
+        "--panicquota-target",
+        "policies:correct",
+        "--panicquota-report",
+        "report.json",
+        "-k",
+        "contract or purity",
+        "-p",
+        "no:randomly",
+    )
+    result.assert_outcomes(passed=2, deselected=5)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "  verdict        INCOMPLETE: 5 of 7 criteria did not run",
+            "report NOT written to report.json: 5 of 7 criteria did not run (determinism, "
+            "statelessness, bad_input, latency, leak); a report covers every criterion or none "
+            "(drop -k, -x, --lf or --deselect)",
+        ]
+    )
+    assert not (pytester.path / "report.json").exists()
+
+
+def test_pytest_certify_p99_option_sets_the_budget(pytester: pytest.Pytester) -> None:
+    """--panicquota-p99-ms reaches the latency criterion (its row names the budget)."""
+    pytester.makepyfile(policies=BROKEN)
+    pytester.syspathinsert()
+    result = pytester.runpytest(
+        "--panicquota-certify",
+        "--panicquota-target",
+        "policies:correct",
+        "--panicquota-p99-ms",
+        "2.5",
+        "-k",
+        "latency",
+    )
+    result.assert_outcomes(passed=1, deselected=6)
+    result.stdout.fnmatch_lines(
+        [
+            "  latency        PASS  *; budget p99 < 2.5 ms",
+            "  verdict        INCOMPLETE: 6 of 7 criteria did not run",
+        ]
+    )

@@ -61,5 +61,6 @@ def test_fixtures_are_listed(pytester: pytest.Pytester) -> None:
             "panic_breaker -- *",
             "panic_workers -- *",
             "panic_key_prefix -- *",
+            "panic_isolated ?session scope? -- *",
         ]
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import math
 import time
 import tracemalloc
 import types
@@ -26,15 +25,9 @@ from panicquota._shared.state import (
     plain,
     snapshot,
 )
+from panicquota._shared.timing import involuntary_switches, percentile
 from panicquota.certification._fresh import reproduce_command, run_fresh
 from panicquota.certification._outcome import Outcome
-
-try:
-    import resource
-
-    _RUSAGE_THREAD: int | None = resource.RUSAGE_THREAD
-except (ImportError, AttributeError):  # not Linux: no per-thread count
-    _RUSAGE_THREAD = None
 
 __all__ = [
     "DEFAULT_SEEDS",
@@ -382,22 +375,6 @@ def _control(*args: Any, **kwargs: Any) -> None:
     """Do nothing: the call whose median the latency check subtracts (the timing's cost)."""
 
 
-def _percentile(sorted_ns: list[int], q: float) -> float:
-    index = min(len(sorted_ns) - 1, max(0, math.ceil(q * len(sorted_ns)) - 1))
-    return sorted_ns[index] / 1e6
-
-
-def involuntary_switches() -> int:
-    """Return how often the scheduler has taken the CPU from this thread (0 if unknown).
-
-    Linux counts it per thread (``RUSAGE_THREAD``); elsewhere the latency
-    check cannot tell preemption from a slow call and keeps every sample.
-    """
-    if _RUSAGE_THREAD is None:
-        return 0
-    return int(resource.getrusage(_RUSAGE_THREAD).ru_nivcsw)
-
-
 def check_latency(
     fn: Callable[..., Any],
     calls: Sequence[Call] | Iterator[Call],
@@ -465,10 +442,10 @@ def check_latency(
         own.sort()
         control.sort()
         figures = {
-            "p50_ms": _percentile(own, 0.50),
-            "p99_ms": _percentile(own, 0.99),
+            "p50_ms": percentile(own, 0.50),
+            "p99_ms": percentile(own, 0.99),
             "max_ms": own[-1] / 1e6,
-            "control_p50_ms": _percentile(control, 0.50),
+            "control_p50_ms": percentile(control, 0.50),
             "samples": len(own),
             "preempted_samples": preempted,
         }
