@@ -13,6 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+# The cache fixtures live in their own module; importing them here registers them.
+from pytest_panicquota._cache import (  # noqa: F401
+    panic_cache,
+    panic_cache_options,
+    panic_upstream,
+)
+
 if TYPE_CHECKING:
     from panicquota import AdaptivePanicQuota
     from panicquota.clock import ManualClock
