@@ -110,6 +110,9 @@ class Result:
                         f"{label}_{key}": value
                         for label, phase in (("plain", p), ("panicquota", c))
                         for key, value in (
+                            ("seconds", phase.seconds),
+                            ("requests", phase.requests),
+                            ("upstream_requests", phase.upstream),
                             ("served_rps", phase.served_rps),
                             ("upstream_rps", phase.upstream_rps),
                             ("p50_ms", phase.p50_ms),

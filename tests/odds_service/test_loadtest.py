@@ -17,7 +17,8 @@ import redis
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("PANICQUOTA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECONDS = 2  # per phase
-KEYS = 4
+KEYS = 2
+CONNECTIONS = 128  # the load test's default
 
 
 def unavailable(message: str) -> None:
@@ -72,9 +73,12 @@ def test_no_request_fails(phases: dict[str, dict[str, Any]]) -> None:
 def test_without_panicquota_every_request_goes_upstream(
     phases: dict[str, dict[str, Any]],
 ) -> None:
-    """The always-fresh app sends as many requests upstream as it serves (in flight aside)."""
+    """The always-fresh app sends every request it serves upstream (and those still in flight)."""
     for phase in phases.values():
-        assert phase["plain_upstream_rps"] == pytest.approx(phase["plain_served_rps"], rel=0.1)
+        served, upstream = phase["plain_requests"], phase["plain_upstream_requests"]
+        # In flight when wrk stops: at most one request per connection, from
+        # this phase and from the one before.
+        assert served <= upstream <= served + 2 * CONNECTIONS
 
 
 def test_tier_1_coalesces_far_below_always_fresh(phases: dict[str, dict[str, Any]]) -> None:
