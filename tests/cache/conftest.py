@@ -27,7 +27,6 @@ from panicquota.clock import ManualClock
 
 from .support import T0, View, delete_prefix, unique_prefix
 
-REAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 Make = Callable[..., View]
 
 
@@ -59,9 +58,10 @@ def make(
     sync_client: Any
     if store_kind == "redis":
         sync_client = request.getfixturevalue("real_redis")
+        url = request.getfixturevalue("real_redis_url")
 
         def new_async() -> Any:
-            return connect_async(REAL_REDIS_URL)
+            return connect_async(url)
     else:
         server = fakeredis.FakeServer()
         sync_client = fakeredis.FakeRedis(server=server)

@@ -27,7 +27,7 @@ from panicquota.cache import (
 from panicquota.clock import ManualClock
 from pytest_panicquota import Upstream, UpstreamError
 
-from .conftest import REAL_REDIS_URL, Make
+from .conftest import Make
 from .support import T0, delete_prefix, unique_prefix
 
 CTX = multiprocessing.get_context("spawn")
@@ -58,7 +58,8 @@ def test_sixteen_threads_missing_one_key_in_tier_one_cause_one_fetch(make: Make)
     """16 threads missing one key at TTL 0: one fetch, one MISS, 15 COALESCED, one value."""
     view = make()
     view.trip()
-    upstream = Upstream("odds", latency=0.3)
+    # Every thread must arrive during the fetch: a later one would rightly fetch again (TTL 0).
+    upstream = Upstream("odds", latency=0.6)
     results = in_threads(16, lambda: view.lookup("match:7", upstream))
     assert upstream.calls == 1
     assert sorted(r.source.value for r in results) == ["COALESCED"] * 15 + ["MISS"]
@@ -199,7 +200,7 @@ def test_a_second_worker_waits_for_the_first_ones_fetch(
     client, prefix = shared_redis
     first, second = two_workers(client, prefix, clock)
     clock.advance(seconds=1)
-    upstream = Upstream("odds", latency=0.4)
+    upstream = Upstream("odds", latency=0.6)
     caches = iter([first, first, second, second])
     lock = threading.Lock()
 
@@ -275,7 +276,7 @@ def real_prefix(real_redis: Any) -> Iterator[tuple[Any, str]]:
 
 
 def test_four_processes_of_eight_threads_cause_one_fetch(
-    workers: ModuleType, real_prefix: tuple[Any, str]
+    workers: ModuleType, real_prefix: tuple[Any, str], real_redis_url: str
 ) -> None:
     """4 processes x 8 threads missing one key in tier 1 on the Redis store: one fetch."""
     client, prefix = real_prefix
@@ -285,7 +286,7 @@ def test_four_processes_of_eight_threads_cause_one_fetch(
     processes = [
         CTX.Process(
             target=workers.miss_together,
-            args=(REAL_REDIS_URL, prefix, T0 + 1, 8, barrier, results),
+            args=(real_redis_url, prefix, T0 + 1, 8, barrier, results),
         )
         for _ in range(4)
     ]
@@ -302,12 +303,12 @@ def test_four_processes_of_eight_threads_cause_one_fetch(
 
 
 def test_a_killed_lease_holder_is_taken_over(
-    workers: ModuleType, real_prefix: tuple[Any, str]
+    workers: ModuleType, real_prefix: tuple[Any, str], real_redis_url: str
 ) -> None:
     """A process killed while holding the lease delays the others by the lease at most."""
     client, prefix = real_prefix
     fetching = CTX.Event()
-    holder = CTX.Process(target=workers.hold_the_lease, args=(REAL_REDIS_URL, prefix, T0, fetching))
+    holder = CTX.Process(target=workers.hold_the_lease, args=(real_redis_url, prefix, T0, fetching))
     holder.start()
     try:
         assert fetching.wait(60)
@@ -355,3 +356,67 @@ def test_async_caches_on_one_store_share_a_fetch(kind: str) -> None:
     assert calls == (1 if kind == "redis" else 2)
     coalesced = [r.source for r in results].count(CacheSource.COALESCED)
     assert coalesced == (7 if kind == "redis" else 6)
+
+
+@pytest.mark.parametrize("flavour", ["async"], indirect=True)
+def test_a_cancelled_leader_leaves_its_waiters_to_fetch(make: Make) -> None:
+    """A leader task cancelled mid-fetch (a client gone) does not cancel the tasks waiting on it."""
+    view = make()
+    assert view.runner is not None
+
+    async def scenario() -> Any:
+        started = asyncio.Event()
+
+        async def hang() -> str:
+            started.set()
+            await asyncio.sleep(30)
+            return "never"
+
+        leader = asyncio.ensure_future(view.cache.lookup("k", hang))
+        await started.wait()
+        follower = asyncio.ensure_future(view.cache.lookup("k", Upstream("own").fetch_async))
+        await asyncio.sleep(0.05)
+        leader.cancel()
+        result = await follower
+        assert leader.cancelled()
+        return result
+
+    result = view.runner.run(scenario())
+    assert (result.value, result.source) == ("own #1", CacheSource.MISS)
+
+
+@pytest.mark.parametrize("flavour", ["sync"], indirect=True)
+def test_an_interrupted_leader_leaves_its_waiters_to_fetch(make: Make) -> None:
+    """A leader thread stopped by a BaseException (not an error of fetch) lets waiters fetch."""
+    view = make()
+    entered = threading.Event()
+    release = threading.Event()
+
+    class Stop(BaseException):
+        pass
+
+    def interrupted() -> str:
+        entered.set()
+        release.wait(30)
+        raise Stop
+
+    caught: list[BaseException] = []
+
+    def lead() -> None:
+        try:
+            view.lookup("k", interrupted)
+        except Stop as error:
+            caught.append(error)
+
+    leader = threading.Thread(target=lead)
+    leader.start()
+    assert entered.wait(30)
+    results: list[Any] = []
+    follower = threading.Thread(target=lambda: results.append(view.lookup("k", Upstream("own"))))
+    follower.start()
+    time.sleep(0.1)
+    release.set()
+    leader.join(30)
+    follower.join(30)
+    assert len(caught) == 1
+    assert [(r.value, r.source) for r in results] == [("own #1", CacheSource.MISS)]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
+from typing import Any
 
 import pytest
 
-from panicquota.cache import CacheSource
+from panicquota.cache import AsyncPanicCache, CacheSource, Entry, MemoryStore, PanicCache
 from panicquota.cache._core import BACKOFF_FIRST, BACKOFF_MAX, StoreHealth
 from panicquota.clock import ManualClock
 from pytest_panicquota import Upstream, UpstreamError
@@ -116,3 +118,82 @@ def test_store_health_logs_once_backs_off_and_recovers(caplog: pytest.LogCapture
     assert caplog.records[-1].getMessage().startswith("cache store 'store' answers again, after ")
     health.failed("get", OSError("down again"))
     assert health.backoff == BACKOFF_FIRST
+
+
+class RacingStore(MemoryStore):
+    """A memory store where another leader's entry lands right after the first read."""
+
+    def __init__(self, late: Entry, *, shared: bool = False) -> None:
+        super().__init__()
+        self.late = late
+        self.reads = 0
+        self.shared = shared  # type: ignore[misc]
+
+    def get(self, key: str) -> Entry | None:
+        self.reads += 1
+        if self.reads == 1:
+            MemoryStore.set(self, key, self.late, 60)
+            return None
+        return super().get(key)
+
+    def acquire(self, key: str, seconds: float) -> str:
+        return "token"
+
+    def release(self, key: str, token: str) -> None:
+        pass
+
+
+class AsyncRacingStore(RacingStore):
+    """The RacingStore, awaitable."""
+
+    async def get(self, key: str) -> Entry | None:  # type: ignore[override]
+        return RacingStore.get(self, key)
+
+    async def set(self, key: str, entry: Entry, expire: float) -> None:  # type: ignore[override]
+        RacingStore.set(self, key, entry, expire)
+
+    async def acquire(self, key: str, seconds: float) -> str:  # type: ignore[override]
+        return "token"
+
+    async def release(self, key: str, token: str) -> None:  # type: ignore[override]
+        pass
+
+
+class TierOne:
+    """A breaker stand-in deciding TTL 0 (tier 1)."""
+
+    def get_ttl(self, normal_ttl: float, context: Any = None) -> Any:
+        return (0, None, {})
+
+
+class AsyncTierOne:
+    async def get_ttl(self, normal_ttl: float, context: Any = None) -> Any:
+        return (0, None, {})
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+@pytest.mark.parametrize(
+    ("payload", "shared", "expected"),
+    [
+        pytest.param("odds", False, ("odds", CacheSource.COALESCED), id="memory"),
+        pytest.param(b"sodds", True, ("odds", CacheSource.COALESCED), id="shared"),
+        pytest.param(b"xgarbage", True, ("own #1", CacheSource.MISS), id="unreadable"),
+    ],
+)
+def test_a_leader_answers_with_the_previous_leader_s_entry(
+    flavour: str, payload: Any, shared: bool, expected: tuple[str, CacheSource]
+) -> None:
+    """A fetch that finished between this call's read and its lead answers it (no 2nd fetch)."""
+    clock = ManualClock(T0)
+    late = Entry(payload, T0 - 0.2)  # began before this call, within one fetch duration
+    upstream = Upstream("own")
+    if flavour == "sync":
+        store: RacingStore = RacingStore(late, shared=shared)
+        result = PanicCache(TierOne(), store, normal_ttl=60, clock=clock).lookup("k", upstream)
+    else:
+        store = AsyncRacingStore(late, shared=shared)
+        cache = AsyncPanicCache(AsyncTierOne(), store, normal_ttl=60, clock=clock)
+        result = asyncio.run(cache.lookup("k", upstream.fetch_async))
+    assert (result.value, result.source) == expected
+    assert upstream.calls == (0 if expected[1] is CacheSource.COALESCED else 1)
+    assert store.reads == 2

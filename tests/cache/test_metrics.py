@@ -35,11 +35,17 @@ def test_answers_fetches_and_errors_are_counted_by_tier() -> None:
         stale_if_error=600,
         metrics=CacheMetrics(registry),
     )
-    upstream = Upstream(latency=0.2)
+    upstream = Upstream(latency=0.5)
     cache.lookup("k", upstream)  # miss, tier 0
     cache.lookup("k", upstream)  # hit, tier 0
     breaker.trip()
-    threads = [threading.Thread(target=cache.lookup, args=("k", upstream)) for _ in range(4)]
+    barrier = threading.Barrier(4)
+
+    def request() -> None:
+        barrier.wait(timeout=30)
+        cache.lookup("k", upstream)
+
+    threads = [threading.Thread(target=request) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -221,7 +221,7 @@ def test_an_unreadable_entry_is_fetched_again(
         assert cache.lookup("k", Upstream()).source is CacheSource.MISS
         assert cache.lookup("bad", Upstream()).source is CacheSource.MISS
     assert cache.lookup("k", Upstream()).source is CacheSource.HIT
-    messages = [r.getMessage() for r in caplog.records]
+    messages = list(dict.fromkeys(r.getMessage() for r in caplog.records))
     assert messages[0] == (
         "ignoring the unreadable cache entry 'k' (ValueError(\"not a JSONSerializer entry "
         "(tag b'x')\"))"
@@ -503,3 +503,20 @@ def test_reprs(breaker: Any) -> None:
         "AsyncPanicCache(store=AsyncMemoryStore(max_entries=10000), normal_ttl=1.0, "
         "stale_if_error=0.0, coalesce=True)"
     )
+
+
+def test_json_entries_with_whitespace_or_errors_take_the_full_decoder() -> None:
+    """JSON written by another tool (spaces) decodes; broken JSON raises json's own error."""
+    serializer = JSONSerializer()
+    assert serializer.loads(b'j { "odds" : [1, 2] } ') == {"odds": [1, 2]}
+    with pytest.raises(ValueError, match=r"^Expecting value: line 1 column 1 \(char 0\)$"):
+        serializer.loads(b"j")
+    with pytest.raises(ValueError, match=r"^Extra data: line 1 column 3 \(char 2\)$"):
+        serializer.loads(b"j1 2")
+
+
+def test_the_caches_expose_their_store(breaker: Any) -> None:
+    """.store is the store passed in, for both caches."""
+    store, async_store = MemoryStore(), AsyncMemoryStore()
+    assert PanicCache(breaker, store, normal_ttl=1).store is store
+    assert AsyncPanicCache(breaker, async_store, normal_ttl=1).store is async_store

@@ -165,8 +165,11 @@ class AsyncPanicCache:
         except TimeoutError:
             logger.info("gave up waiting %g s for the fetch of %r", core.coalesce_timeout, key)
             return await self._fetch(key, fetch, decision, entry)
-        if flight.error is not None:
+        if isinstance(flight.error, Exception):
             raise flight.error
+        if flight.error is not None:
+            # The leader was cancelled or interrupted: that is no answer for this caller.
+            return await self._fetch(key, fetch, decision, entry)
         shared = flight.result
         assert shared is not None
         source = CacheSource.STALE if shared.source is CacheSource.STALE else CacheSource.COALESCED
@@ -189,10 +192,24 @@ class AsyncPanicCache:
                     return core.result(outcome[0], CacheSource.COALESCED, outcome[1], decision)
                 token = outcome
             try:
-                return await self._fetch(key, fetch, decision, seen)
+                return await self._recheck_or_fetch(key, fetch, decision, seen, started)
             finally:
                 if token is not None:
                     await self._release(key, token)
+        return await self._recheck_or_fetch(key, fetch, decision, seen, started)
+
+    async def _recheck_or_fetch(
+        self, key: str, fetch: Fetch, decision: Decision, seen: Entry | None, started: float
+    ) -> CacheResult:
+        # See PanicCache._recheck_or_fetch: the previous leader's entry answers.
+        core = self._core
+        entry = await self._read(key)
+        if core.accepts_coalesced(entry, seen, started):
+            assert entry is not None
+            value = self._value(key, entry)
+            if value is not _CORRUPT:
+                age = core.age(entry, core.clock())
+                return core.result(value, CacheSource.COALESCED, age, decision)
         return await self._fetch(key, fetch, decision, seen)
 
     async def _wait_other(

@@ -10,11 +10,26 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from panicquota.errors import InvalidArgumentError
 
 __all__ = ["JSONSerializer", "PickleSerializer", "Serializer"]
+
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _loads_json(text: str) -> Any:
+    # The scanner alone, without json.loads's whitespace regexes: a hit on a
+    # shared store spends a large part of its in-process time decoding.
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        end = -1
+    if end != len(text):
+        return json.loads(text)  # surrounding whitespace, or the exact error
+    return value
 
 
 @runtime_checkable
@@ -68,7 +83,7 @@ class JSONSerializer:
         if tag == b"s":
             return body.decode("utf-8", "surrogatepass")
         if tag == b"j":
-            return json.loads(body)
+            return _loads_json(body.decode("utf-8"))
         raise ValueError(f"not a JSONSerializer entry (tag {tag!r})")
 
     def __repr__(self) -> str:

@@ -226,8 +226,11 @@ class PanicCache:
         if not flight.done.wait(core.coalesce_timeout):
             logger.info("gave up waiting %g s for the fetch of %r", core.coalesce_timeout, key)
             return self._fetch(key, fetch, decision, entry)
-        if flight.error is not None:
+        if isinstance(flight.error, Exception):
             raise flight.error
+        if flight.error is not None:
+            # The leader was cancelled or interrupted: that is no answer for this caller.
+            return self._fetch(key, fetch, decision, entry)
         shared = flight.result
         assert shared is not None
         source = CacheSource.STALE if shared.source is CacheSource.STALE else CacheSource.COALESCED
@@ -255,10 +258,30 @@ class PanicCache:
                     return core.result(outcome[0], CacheSource.COALESCED, outcome[1], decision)
                 token = outcome
             try:
-                return self._fetch(key, fetch, decision, seen)
+                return self._recheck_or_fetch(key, fetch, decision, seen, started)
             finally:
                 if token is not None:
                     self._release(key, token)
+        return self._recheck_or_fetch(key, fetch, decision, seen, started)
+
+    def _recheck_or_fetch(
+        self,
+        key: str,
+        fetch: Callable[[], Any],
+        decision: Decision,
+        seen: Entry | None,
+        started: float,
+    ) -> CacheResult:
+        # Between this call's read and its taking the lead, the previous
+        # leader may have finished: its entry answers this call too.
+        core = self._core
+        entry = self._read(key)
+        if core.accepts_coalesced(entry, seen, started):
+            assert entry is not None
+            value = self._value(key, entry)
+            if value is not _CORRUPT:
+                age = core.age(entry, core.clock())
+                return core.result(value, CacheSource.COALESCED, age, decision)
         return self._fetch(key, fetch, decision, seen)
 
     def _wait_other(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from panicquota.decision import Decision
 
@@ -26,9 +25,8 @@ class CacheSource(StrEnum):
     STALE = "STALE"
 
 
-@dataclass(frozen=True, slots=True)
-class CacheResult:
-    """What :meth:`PanicCache.lookup` returns.
+class CacheResult(NamedTuple):
+    """What :meth:`PanicCache.lookup` returns (unpacks as ``value, source, age, decision``).
 
     Attributes:
         value: the value (the same one :meth:`PanicCache.get_or_fetch` returns).
@@ -44,8 +42,7 @@ class CacheResult:
     decision: Decision
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """A stored value and when its fetch began, in epoch seconds on the breaker's clock.
 
     *value* is the value itself in a :class:`MemoryStore` and its serialized
