@@ -59,6 +59,11 @@ JSON_KEYS = {
     "wall_seconds",
     "upstream_requests",
     "baseline_upstream_requests",
+    "cached_upstream_requests",
+    "cached_reduction",
+    "peak_cached_rps",
+    "cached_seconds_over_capacity",
+    "upstream_latency_ms",
     "worker_agreement",
     "max_staleness_seconds",
     "tier_seconds",
@@ -102,6 +107,11 @@ def test_table_json_and_plot(
     assert "cli: 8m 00s simulated, 2 workers x 7 rps, seed 5 (simulated)" in out
     for row in ("upstream requests", "reduction", "peak upstream load (capacity 12/s)"):
         assert row in out
+    assert "upstream: 0 ms a fetch" in out
+    header = next(line for line in out.splitlines() if "always fresh" in line)
+    assert header.index("always fresh") < header.index("adaptive policy")
+    assert header.index("adaptive policy") < header.index("policy + PanicCache")
+    assert "PanicCache shares" not in out  # no latency: nothing in flight to share
     assert "worker agreement: 100% (all 960 decision points agree)" in out
     assert out.endswith(
         f"report written to {json_path.resolve()}\nplot written to {png_path.resolve()}\n"
@@ -120,8 +130,30 @@ def test_table_json_and_plot(
         {"label": "UCL final", "share": 1, "rps": 2},
     ]
     assert [minute["minute"] for minute in data["timeline"]] == list(range(8))
+    assert data["cached_upstream_requests"] == data["upstream_requests"]
+    assert {"cached_upstream_requests", "peak_cached_rps"} <= set(data["timeline"][0])
     assert set(data["tier_seconds"]["Ligue 1"]) == {"0", "1", "2", "3", "4"}
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_latency_shows_what_coalescing_removes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With an upstream latency the report says how far coalescing brings the peak down."""
+    path = tmp_path / "slow.toml"
+    path.write_text("upstream_latency_ms = 700\n" + SCENARIO, encoding="utf-8")
+    json_path = tmp_path / "report.json"
+    assert main(["simulate", "--scenario", str(path), "--json", str(json_path)]) == 0
+    out = capsys.readouterr().out
+    data = json.loads(json_path.read_text(encoding="utf-8"))
+    assert "upstream: 700 ms a fetch" in out
+    assert data["upstream_latency_ms"] == 700
+    assert data["peak_cached_rps"] < data["peak_upstream_rps"]
+    assert (
+        "PanicCache shares each 700 ms fetch among the misses that arrive while it is in "
+        f"flight: the peak drops from {data['peak_upstream_rps']:,}/s to "
+        f"{data['peak_cached_rps']:,}/s (a coalesced answer is at most one fetch old)"
+    ) in out
 
 
 def test_quiet_prints_nothing(scenario_file: Path, capsys: pytest.CaptureFixture[str]) -> None:

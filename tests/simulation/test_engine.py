@@ -47,11 +47,36 @@ def decimal(ttl: float) -> Fraction:
     return Fraction(Decimal(str(ttl)))
 
 
+class Uncoalesced:
+    """A cache entry without coalescing: every miss fetches; fetches land after the latency."""
+
+    def __init__(self, latency: Fraction) -> None:
+        self.latency = latency
+        self.stored: Fraction | None = None
+        self.in_flight: list[Fraction] = []
+
+    def serve(self, now: Fraction, ttl: Fraction) -> bool:
+        """Serve one request at *now*; return whether it went upstream."""
+        while self.in_flight and self.in_flight[0] + self.latency <= now:
+            self.stored = self.in_flight.pop(0)
+        if self.stored is not None and now - self.stored < ttl:
+            return False
+        self.in_flight.append(now)
+        return True
+
+
 def brute_force(report: SimulationReport) -> dict[str, Any]:
-    """Serve every request of every worker one by one from the decisions the report recorded."""
+    """Serve every request of every worker one by one from the decisions the report recorded.
+
+    Three caches: always fresh and the policy without coalescing, and the
+    policy with one shared fetch in flight per entry (what PanicCache does).
+    """
     scenario = report.scenario
     normal = decimal(scenario.normal_ttl)
-    upstream_by_second = [0] * scenario.duration_seconds
+    latency = decimal(scenario.upstream_latency_ms) / 1000
+    seconds = scenario.duration_seconds
+    upstream_by_second = [0] * seconds
+    cached_by_second = [0] * seconds
     baseline = 0
     stale = Fraction(0)
     peak = Fraction(0)
@@ -59,28 +84,45 @@ def brute_force(report: SimulationReport) -> dict[str, Any]:
         ttls = report.series.ttl[share.label]
         tiers = report.series.tier[share.label]
         for _worker in range(scenario.workers):
-            fetched = base_fetched = None
-            for second in range(scenario.duration_seconds):
+            policy, base = Uncoalesced(latency), Uncoalesced(latency)
+            fetched = None
+            for second in range(seconds):
                 ttl = decimal(ttls[second])
                 base_ttl = Fraction(0) if tiers[second] else normal
                 for tick in range(second * rate, (second + 1) * rate):
                     now = Fraction(tick, rate)
-                    if fetched is not None and now - fetched < ttl:
+                    in_flight = fetched is not None and now < fetched + latency
+                    if fetched is not None and (in_flight or now - fetched < ttl):
                         stale += now - fetched
                         peak = max(peak, now - fetched)
                     else:
-                        upstream_by_second[second] += 1
+                        cached_by_second[second] += 1
                         fetched = now
-                    if base_fetched is None or now - base_fetched >= base_ttl:
-                        baseline += 1
-                        base_fetched = now
+                    upstream_by_second[second] += policy.serve(now, ttl)
+                    baseline += base.serve(now, base_ttl)
     return {
         "upstream": sum(upstream_by_second),
         "upstream_by_second": upstream_by_second,
+        "cached": sum(cached_by_second),
+        "cached_by_second": cached_by_second,
         "baseline": baseline,
         "max_staleness": float(peak),
         "mean_staleness": float(stale / report.simulated_requests),
     }
+
+
+def assert_equals_brute_force(report: SimulationReport) -> None:
+    """Assert that the report's three columns and staleness equal serving each request."""
+    expected = brute_force(report)
+    assert report.upstream_requests == expected["upstream"]
+    assert report.series.upstream == expected["upstream_by_second"]
+    assert report.cached_upstream_requests == expected["cached"]
+    assert report.series.cached == expected["cached_by_second"]
+    assert report.baseline_upstream_requests == expected["baseline"]
+    assert report.max_staleness_seconds == pytest.approx(expected["max_staleness"], abs=1e-12)
+    assert report.mean_staleness_seconds == pytest.approx(expected["mean_staleness"], rel=1e-12)
+    assert report.peak_upstream_rps == max(expected["upstream_by_second"])
+    assert report.peak_cached_rps == max(expected["cached_by_second"])
 
 
 def test_seeded_runs_are_reproducible_bit_for_bit(fast_scenario: Scenario) -> None:
@@ -95,13 +137,17 @@ def test_seeded_runs_are_reproducible_bit_for_bit(fast_scenario: Scenario) -> No
 def test_accounting_equals_a_request_by_request_simulation(fast_scenario: Scenario) -> None:
     """Upstream, baseline and staleness equal serving every request one by one."""
     report = simulate(fast_scenario)
-    expected = brute_force(report)
-    assert report.upstream_requests == expected["upstream"]
-    assert report.series.upstream == expected["upstream_by_second"]
-    assert report.baseline_upstream_requests == expected["baseline"]
-    assert report.max_staleness_seconds == pytest.approx(expected["max_staleness"], abs=1e-12)
-    assert report.mean_staleness_seconds == pytest.approx(expected["mean_staleness"], rel=1e-12)
-    assert report.peak_upstream_rps == max(expected["upstream_by_second"])
+    assert_equals_brute_force(report)
+    # No latency: coalescing has nothing in flight to share.
+    assert report.cached_upstream_requests == report.upstream_requests
+
+
+def test_coalescing_over_the_fetch_latency_equals_brute_force(fast_scenario: Scenario) -> None:
+    """With a 700 ms upstream, the three columns equal serving every request one by one."""
+    report = simulate(replace(fast_scenario, upstream_latency_ms=700))
+    assert_equals_brute_force(report)
+    assert report.cached_upstream_requests < report.upstream_requests
+    assert report.peak_cached_rps < report.peak_upstream_rps == report.peak_baseline_rps
 
 
 def test_the_fast_scenario_visits_every_tier(fast_scenario: Scenario) -> None:
@@ -189,8 +235,12 @@ def test_a_worker_on_another_prefix_is_caught() -> None:
     assert first.decisions == ((0, "PANIC_FULL", 1), (20, "NORMAL", 0), (0, "PANIC_FULL", 1))
 
 
-def test_split_accounting_equals_per_worker_brute_force(fast_scenario: Scenario) -> None:
-    """After workers disagree, each worker's cache is accounted on its own, still exactly."""
+@pytest.mark.parametrize("latency", [0, 700])
+def test_split_accounting_equals_per_worker_brute_force(
+    fast_scenario: Scenario, latency: float
+) -> None:
+    """After workers disagree, each worker's caches are accounted on their own, still exactly."""
+    fast_scenario = replace(fast_scenario, upstream_latency_ms=latency)
     quota = AdaptivePanicQuota(**fast_scenario.policy)
     contexts = [share.context for share in fast_scenario.contexts]
     accounting = Accounting(fast_scenario)
@@ -215,18 +265,23 @@ def test_split_accounting_equals_per_worker_brute_force(fast_scenario: Scenario)
         decisions=0,
         transitions=0,
     )
-    expected = 0
+    expected = cached = 0
+    fetch_time = decimal(latency) / 1000
     for c, rate in enumerate(fast_scenario.rates()):
         for worker in range(fast_scenario.workers):
             fetched = None
+            policy = Uncoalesced(fetch_time)
             for second in range(duration):
                 ttl = decimal(per_worker_ttls[second][worker][c])
                 for tick in range(second * rate, (second + 1) * rate):
-                    if fetched is None or Fraction(tick - fetched, rate) >= ttl:
-                        expected += 1
-                        fetched = tick
+                    now = Fraction(tick, rate)
+                    expected += policy.serve(now, ttl)
+                    if fetched is None or (now >= fetched + fetch_time and now - fetched >= ttl):
+                        cached += 1
+                        fetched = now
     assert report.worker_agreement < 1.0
     assert report.upstream_requests == expected
+    assert report.cached_upstream_requests == cached
 
 
 def test_the_real_breaker_is_the_default(fast_scenario: Scenario) -> None:
@@ -250,9 +305,10 @@ def test_the_real_breaker_is_the_default(fast_scenario: Scenario) -> None:
     normal_ttl=st.sampled_from([0, 0.5, 3, 7.5, 20]),
     tier_ttls=st.sampled_from([(0, 1, 2.5, 4), (0.2, 0.2, 3, 3), (0, 0, 0, 9)]),
     seed=st.integers(0, 1000),
+    latency=st.sampled_from([0, 120, 333, 1500]),
 )
 def test_accounting_equals_brute_force_on_random_scenarios(
-    rps: int, normal_ttl: float, tier_ttls: tuple[float, ...], seed: int
+    rps: int, normal_ttl: float, tier_ttls: tuple[float, ...], seed: int, latency: float
 ) -> None:
     """Whatever the rates, TTLs and noise, the accounting equals the per-request simulation."""
     ttls = dict(zip(("tier1", "tier2", "tier3", "tier4"), tier_ttls, strict=True))
@@ -263,22 +319,18 @@ def test_accounting_equals_brute_force_on_random_scenarios(
         "seed": seed,
         "workers": 2,
         "duration_minutes": 6,
+        "upstream_latency_ms": latency,
         "policy": {**FAST["policy"], "ttls": ttls},
     }
-    report = simulate(scenario_from_mapping(table))
-    expected = brute_force(report)
-    assert report.upstream_requests == expected["upstream"]
-    assert report.series.upstream == expected["upstream_by_second"]
-    assert report.baseline_upstream_requests == expected["baseline"]
-    assert report.max_staleness_seconds == pytest.approx(expected["max_staleness"], abs=1e-12)
+    assert_equals_brute_force(simulate(scenario_from_mapping(table)))
 
 
 def test_reduction_without_baseline_traffic(fast_scenario: Scenario) -> None:
-    """With no baseline upstream traffic the reduction is 0, not a division by zero."""
+    """With no baseline upstream traffic the reductions are 0, not a division by zero."""
     report = replace(
         simulate(replace(fast_scenario, duration_seconds=2)), baseline_upstream_requests=0
     )
-    assert report.reduction == 0.0
+    assert report.reduction == report.cached_reduction == 0.0
 
 
 def test_a_decimal_normal_ttl_is_read_as_written() -> None:

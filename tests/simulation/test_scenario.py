@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,7 @@ workers = 2
 rps = 100
 normal_ttl = 30
 upstream_capacity = 50
+upstream_latency_ms = 40
 duration_minutes = 20
 
 [volatility]
@@ -167,6 +170,21 @@ def test_chronic_ends_in_tier_4() -> None:
         assert tiers[round((start + length) * 60) - 1] == 4  # still tier 4 when it ends
 
 
+def test_chronic_coalescing_removes_the_tier_1_peak() -> None:
+    """chronic, first 10 panic minutes (tier 1): PanicCache cuts the 1,000/s peak to 212/s."""
+    scenario = replace(builtin_scenario("chronic"), duration_seconds=25 * 60)
+    assert (scenario.workers, scenario.rps, scenario.upstream_latency_ms) == (4, 250, 50)
+    report = simulate(scenario)
+    assert report.peak_baseline_rps == report.peak_upstream_rps == 1000
+    # Tier 1 at 150 and 50 requests/s per worker: a 50 ms fetch is in flight
+    # for 8 and 3 ticks, so each fetch serves 8 and 3 requests.
+    per_worker = math.ceil(150 / 8) + 2 * math.ceil(50 / 3)
+    assert report.peak_cached_rps == 4 * per_worker == 212
+    assert report.cached_seconds_over_capacity == 0 < report.seconds_over_capacity
+    # In tier 1 nothing older than the fetch in flight is served: 7 ticks at 150/s.
+    assert report.panic_max_staleness_seconds == pytest.approx(7 / 150)
+
+
 def test_flapping_holds_then_resumes_one_clock() -> None:
     """flapping: hysteresis rides out the swings; the panic back after a reset resumes its clock."""
     report = played("flapping")
@@ -213,6 +231,7 @@ def test_load_a_complete_file(tmp_path: Path) -> None:
     assert scenario.description == "a derby that goes wrong"
     assert (scenario.seed, scenario.workers, scenario.rps) == (7, 2, 100)
     assert (scenario.normal_ttl, scenario.upstream_capacity) == (30, 50)
+    assert scenario.upstream_latency_ms == 40
     assert scenario.duration_seconds == 1200
     assert scenario.volatility == ((0, 15), (300, 45), (600, 45), (720, 15))
     assert scenario.noise == 0.5
@@ -349,7 +368,8 @@ TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
             (
                 "key 'rate': unknown key; accepted: 'name', 'description', 'duration_minutes', "
                 "'seed', "
-                "'workers', 'rps', 'normal_ttl', 'upstream_capacity', 'volatility', "
+                "'workers', 'rps', 'normal_ttl', 'upstream_capacity', 'upstream_latency_ms', "
+                "'volatility', "
                 "'panic_windows', 'contexts', 'breaker', 'policy'"
             ),
             id="unknown-key",
@@ -431,6 +451,16 @@ TIMELINE = "[volatility]\npoints = [[0, 10], [1, 40]]\n"
             "upstream_capacity = 0\n" + TIMELINE,
             "key 'upstream_capacity': must be a finite number > 0, got 0",
             id="capacity-zero",
+        ),
+        pytest.param(
+            "upstream_latency_ms = -5\n" + TIMELINE,
+            "key 'upstream_latency_ms': must be a finite number >= 0, got -5",
+            id="latency-negative",
+        ),
+        pytest.param(
+            "upstream_latency_ms = '50ms'\n" + TIMELINE,
+            "key 'upstream_latency_ms': must be a finite number >= 0, got str '50ms'",
+            id="latency-text",
         ),
         pytest.param(
             "duration_minutes = 0\n" + TIMELINE,

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from typing import Final
 
 from panicquota.decision import Decision
-from panicquota.simulation._cache import CacheStream, hits_per_fetch
+from panicquota.simulation._cache import (
+    CacheStream,
+    StampedeStream,
+    coalesced_hits,
+    delay_ticks,
+    hits_per_fetch,
+)
 from panicquota.simulation._report import (
     Alert,
     Disagreement,
@@ -33,6 +39,13 @@ class Accounting:
     (its figures multiplied by the number of workers); at the first
     disagreement the streams are split per worker. Either way the figures are
     exact.
+
+    Three caches serve the same requests from the same decisions: ``baseline``
+    (always fresh: the normal TTL outside a panic, none in it) and
+    ``upstream`` (the policy) without coalescing, and ``cached`` (the policy
+    through ``PanicCache``, coalescing the misses of each worker's entry over
+    the fetch latency). The staleness figures are the cached column's (with no
+    latency all three serve the policy's entries alike).
     """
 
     def __init__(self, scenario: Scenario) -> None:
@@ -42,8 +55,13 @@ class Accounting:
         self.rates = scenario.rates()
         contexts = range(len(self.rates))
         self._shared = True
+        self._delays = [delay_ticks(scenario.upstream_latency_ms, r) for r in self.rates]
+        delays = self._delays
         self._streams: list[list[CacheStream]] = [[CacheStream(r)] for r in self.rates]
-        self._baseline = [CacheStream(r) for r in self.rates]
+        self._policy: list[list[StampedeStream]] = [
+            [StampedeStream(r, d)] for r, d in zip(self.rates, delays, strict=True)
+        ]
+        self._baseline = [StampedeStream(r, d) for r, d in zip(self.rates, delays, strict=True)]
         self._baseline_hits = [hits_per_fetch(scenario.normal_ttl, r) for r in self.rates]
         self._stale = [0 for _ in contexts]
         self._panic_stale = [0 for _ in contexts]
@@ -53,6 +71,7 @@ class Accounting:
         self._last_tier = [0 for _ in contexts]
         self._tier_seconds: list[dict[int, int]] = [dict.fromkeys(range(5), 0) for _ in contexts]
         self.upstream = 0
+        self.cached = 0
         self.baseline = 0
         self.requests = 0
         self.points = 0
@@ -65,6 +84,7 @@ class Accounting:
             vix=None if scenario.volatility is None else [],
             upstream=[],
             baseline=[],
+            cached=[],
             tier={label: [] for label in self.labels},
             ttl={label: [] for label in self.labels},
         )
@@ -74,7 +94,7 @@ class Accounting:
     ) -> None:
         """Account for *second*, given ``decisions[worker][context]``."""
         workers = self.workers
-        upstream = baseline = 0
+        upstream = cached = baseline = 0
         minute = self._minute(second)
         if vix is not None:
             assert self.series.vix is not None
@@ -94,20 +114,28 @@ class Accounting:
             else:
                 self._disagree(second, c, decisions)
             in_panic = mode0 is not _NORMAL
+            delay = self._delays[c]
             if self._shared:
-                misses, stale, peak = self._streams[c][0].serve_second(
-                    second, hits_per_fetch(ttl0, rate)
+                hits = hits_per_fetch(ttl0, rate)
+                fetches, stale, peak = self._streams[c][0].serve_second(
+                    second, coalesced_hits(hits, delay)
                 )
-                misses *= workers
+                fetches *= workers
                 stale *= workers
+                misses = self._policy[c][0].serve_second(second, hits) * workers
             else:
-                misses = stale = peak = 0
-                for w, stream in enumerate(self._streams[c]):
-                    m, s, p = stream.serve_second(second, hits_per_fetch(decisions[w][c][0], rate))
-                    misses += m
+                misses = fetches = stale = peak = 0
+                for w, (stream, policy) in enumerate(
+                    zip(self._streams[c], self._policy[c], strict=True)
+                ):
+                    hits = hits_per_fetch(decisions[w][c][0], rate)
+                    f, s, p = stream.serve_second(second, coalesced_hits(hits, delay))
+                    fetches += f
                     stale += s
                     if p > peak:
                         peak = p
+                    misses += policy.serve_second(second, hits)
+            cached += fetches
             upstream += misses
             self._stale[c] += stale
             if peak > self._max_stale[c]:
@@ -117,9 +145,7 @@ class Accounting:
                 self._panic_requests[c] += rate * workers
                 if peak > self._panic_max_stale[c]:
                     self._panic_max_stale[c] = peak
-            base = self._baseline[c].serve_second(
-                second, 0 if in_panic else self._baseline_hits[c]
-            )[0]
+            base = self._baseline[c].serve_second(second, 0 if in_panic else self._baseline_hits[c])
             baseline += base * workers
             tier = TIER_BY_MODE[mode0]
             self._tier_seconds[c][tier] += 1
@@ -137,13 +163,17 @@ class Accounting:
         requests = self.scenario.rps * workers
         self.requests += requests
         self.upstream += upstream
+        self.cached += cached
         self.baseline += baseline
         minute.requests += requests
         minute.upstream_requests += upstream
+        minute.cached_upstream_requests += cached
         minute.baseline_upstream_requests += baseline
         minute.peak_upstream_rps = max(minute.peak_upstream_rps, upstream)
+        minute.peak_cached_rps = max(minute.peak_cached_rps, cached)
         minute.peak_baseline_rps = max(minute.peak_baseline_rps, baseline)
         self.series.upstream.append(upstream)
+        self.series.cached.append(cached)
         self.series.baseline.append(baseline)
 
     def _minute(self, second: int) -> TimelineMinute:
@@ -168,6 +198,9 @@ class Accounting:
             for streams in self._streams:
                 (stream,) = streams
                 streams[:] = [_copy(stream) for _ in range(self.workers)]
+            for policies in self._policy:
+                (policy,) = policies
+                policies[:] = [_copy_stampede(policy) for _ in range(self.workers)]
 
     def report(
         self,
@@ -198,6 +231,11 @@ class Accounting:
             peak_baseline_rps=max(self.series.baseline, default=0),
             seconds_over_capacity=(
                 0 if capacity is None else sum(u > capacity for u in self.series.upstream)
+            ),
+            cached_upstream_requests=self.cached,
+            peak_cached_rps=max(self.series.cached, default=0),
+            cached_seconds_over_capacity=(
+                0 if capacity is None else sum(u > capacity for u in self.series.cached)
             ),
             baseline_seconds_over_capacity=(
                 0 if capacity is None else sum(b > capacity for b in self.series.baseline)
@@ -233,4 +271,12 @@ def _copy(stream: CacheStream) -> CacheStream:
     """Return a stream in the same cache state (fresh totals: they are kept per second)."""
     twin = CacheStream(stream.rate)
     twin.fetched = stream.fetched
+    return twin
+
+
+def _copy_stampede(stream: StampedeStream) -> StampedeStream:
+    """Return a stream without coalescing in the same state (stored entry, fetches in flight)."""
+    twin = StampedeStream(stream.rate, stream.delay)
+    twin.stored = stream.stored
+    twin.in_flight = [list(run) for run in stream.in_flight]
     return twin

@@ -105,7 +105,14 @@ _TABLES: Final[Mapping[str, Mapping[str, Any]]] = MappingProxyType(
 #: The built-in scenario names, in ``--list`` order.
 BUILTIN_SCENARIOS: Final = tuple(_TABLES)
 
-_BASE: Final = {"seed": 0, "workers": 4, "rps": 250, "normal_ttl": 60, "upstream_capacity": 600}
+_BASE: Final = {
+    "seed": 0,
+    "workers": 4,
+    "rps": 250,
+    "normal_ttl": 60,
+    "upstream_capacity": 600,
+    "upstream_latency_ms": 50,
+}
 
 
 def builtin_scenario(name: str) -> Scenario:

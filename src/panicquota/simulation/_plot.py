@@ -51,8 +51,10 @@ def plot_report(report: SimulationReport, path: str | PathLike[str]) -> None:
     figure.suptitle(
         f"panicquota simulate: {scenario.name} ({scenario.workers} workers x "
         f"{scenario.rps:,} rps, seed {scenario.seed}, {report.mode.value})\n"
-        f"upstream {report.upstream_requests:,} vs always-fresh "
-        f"{report.baseline_upstream_requests:,} ({report.reduction:.1%} less), "
+        f"upstream {report.upstream_requests:,}, with PanicCache "
+        f"{report.cached_upstream_requests:,}, vs always-fresh "
+        f"{report.baseline_upstream_requests:,} ({report.reduction:.1%} / "
+        f"{report.cached_reduction:.1%} less), "
         f"worker agreement {report.worker_agreement:.2%}",
         fontsize=11,
     )
@@ -102,6 +104,14 @@ def plot_report(report: SimulationReport, path: str | PathLike[str]) -> None:
         linewidth=1.4,
         label="adaptive policy",
     )
+    load_axis.plot(
+        minutes,
+        [m.cached_upstream_requests / 60 for m in report.timeline],
+        color="#2ca02c",
+        linewidth=1.4,
+        linestyle="--",
+        label=f"policy + PanicCache ({scenario.upstream_latency_ms:g} ms fetches)",
+    )
     top = max([*baseline, scenario.upstream_capacity or 0, 1])
     if scenario.upstream_capacity is not None:
         load_axis.axhline(
@@ -115,7 +125,7 @@ def plot_report(report: SimulationReport, path: str | PathLike[str]) -> None:
     load_axis.set_yscale("symlog", linthresh=1)
     load_axis.set_ylim(0, top * 30)  # headroom for the legend
     load_axis.set_ylabel("upstream requests/s\n(mean per minute)")
-    load_axis.legend(loc="upper center", ncols=3, fontsize=8)
+    load_axis.legend(loc="upper center", ncols=4, fontsize=8)
     load_axis.set_xlabel(f"simulated time ({unit})")
 
     # Contexts that enter the same alerting tier at the same second share a mark.

@@ -165,47 +165,60 @@ def _print(console: Console, report: SimulationReport) -> None:
         f"{scenario.workers} workers x {scenario.rps:,} rps, seed {scenario.seed} "
         f"({report.mode.value})"
     )
-    summary = Table(title=title, title_justify="left")
+    latency = scenario.upstream_latency_ms
+    summary = Table(title=f"{title}\nupstream: {latency:g} ms a fetch", title_justify="left")
     summary.add_column("")
-    summary.add_column("adaptive policy", justify="right")
     summary.add_column("always fresh", justify="right")
+    summary.add_column("adaptive policy", justify="right")
+    summary.add_column("policy + PanicCache", justify="right")
     requests = report.simulated_requests
-    summary.add_row("requests", f"{requests:,}", f"{requests:,}")
+    summary.add_row("requests", f"{requests:,}", f"{requests:,}", f"{requests:,}")
     summary.add_row(
         "upstream requests",
-        f"{report.upstream_requests:,}",
         f"{report.baseline_upstream_requests:,}",
+        f"{report.upstream_requests:,}",
+        f"{report.cached_upstream_requests:,}",
     )
-    summary.add_row("reduction", f"{report.reduction:.1%}", "")
+    summary.add_row("reduction", "", f"{report.reduction:.1%}", f"{report.cached_reduction:.1%}")
     capacity = scenario.upstream_capacity
     summary.add_row(
         "peak upstream load" + ("" if capacity is None else f" (capacity {capacity:,g}/s)"),
-        f"{report.peak_upstream_rps:,}/s",
         f"{report.peak_baseline_rps:,}/s",
+        f"{report.peak_upstream_rps:,}/s",
+        f"{report.peak_cached_rps:,}/s",
     )
     if capacity is not None:
         summary.add_row(
             "time over capacity",
-            format_duration(report.seconds_over_capacity),
             format_duration(report.baseline_seconds_over_capacity),
+            format_duration(report.seconds_over_capacity),
+            format_duration(report.cached_seconds_over_capacity),
         )
     summary.add_row(
         "staleness served: max / mean",
-        f"{report.max_staleness_seconds:.1f} s / {report.mean_staleness_seconds:.2f} s",
         "",
+        "",
+        f"{report.max_staleness_seconds:.1f} s / {report.mean_staleness_seconds:.2f} s",
     )
     summary.add_row(
         "  during the panic",
-        f"{report.panic_max_staleness_seconds:.1f} s / {report.panic_mean_staleness_seconds:.2f} s",
         "0.0 s / 0.00 s",
+        "",
+        f"{report.panic_max_staleness_seconds:.1f} s / {report.panic_mean_staleness_seconds:.2f} s",
     )
     console.print(summary)
     if capacity is not None and report.peak_upstream_rps == report.peak_baseline_rps:
         console.print(
-            f"both peak at {report.peak_upstream_rps:,}/s: a panic's first seconds send every "
-            "request upstream either way; the time over capacity is what tells them apart "
-            f"({format_duration(report.seconds_over_capacity)} against "
+            f"without coalescing both peak at {report.peak_upstream_rps:,}/s: a panic's first "
+            "seconds send every request upstream either way; the time over capacity is what "
+            f"tells them apart ({format_duration(report.seconds_over_capacity)} against "
             f"{format_duration(report.baseline_seconds_over_capacity)})"
+        )
+    if report.peak_cached_rps < report.peak_upstream_rps:
+        console.print(
+            f"PanicCache shares each {latency:g} ms fetch among the misses that arrive while it "
+            f"is in flight: the peak drops from {report.peak_upstream_rps:,}/s to "
+            f"{report.peak_cached_rps:,}/s (a coalesced answer is at most one fetch old)"
         )
 
     tiers = Table(title="time in each tier", title_justify="left")

@@ -74,6 +74,9 @@ class TimelineMinute:
     baseline_upstream_requests: int = 0
     peak_upstream_rps: int = 0
     peak_baseline_rps: int = 0
+    #: The policy through ``PanicCache`` (coalescing misses).
+    cached_upstream_requests: int = 0
+    peak_cached_rps: int = 0
     #: Per context label: the highest tier and the TTL at the minute's end.
     tier: dict[str, int] = field(default_factory=dict)
     ttl: dict[str, float] = field(default_factory=dict)
@@ -89,6 +92,8 @@ class TimelineMinute:
             "baseline_upstream_requests": self.baseline_upstream_requests,
             "peak_upstream_rps": self.peak_upstream_rps,
             "peak_baseline_rps": self.peak_baseline_rps,
+            "cached_upstream_requests": self.cached_upstream_requests,
+            "peak_cached_rps": self.peak_cached_rps,
             "tier": dict(self.tier),
             "ttl": dict(self.ttl),
             "alerts": self.alerts,
@@ -102,6 +107,8 @@ class SecondSeries:
     vix: list[float] | None
     upstream: list[int]
     baseline: list[int]
+    #: The policy through ``PanicCache``, upstream requests per second.
+    cached: list[int]
     #: Per context label, one value per second.
     tier: dict[str, list[int]]
     ttl: dict[str, list[float]]
@@ -111,9 +118,13 @@ class SecondSeries:
 class SimulationReport:
     """Everything one run measured.
 
-    Staleness is the age of the data served (0 for a request that went
-    upstream); the baseline is "always fresh": every request during a panic
-    goes upstream, normal caching outside it.
+    Three columns serve the same requests: the baseline, "always fresh"
+    (every request during a panic goes upstream, normal caching outside it),
+    and the adaptive policy (``upstream_*``), both without coalescing, and the
+    policy through ``PanicCache`` (``cached_*``), which shares one fetch among
+    the misses of a key while it is in flight (``upstream_latency_ms``).
+    Staleness is the age of the data the cached column served (0 for a request
+    that went upstream; a coalesced answer counts from its fetch's start).
     """
 
     scenario: Scenario
@@ -127,6 +138,9 @@ class SimulationReport:
     peak_baseline_rps: int
     seconds_over_capacity: int
     baseline_seconds_over_capacity: int
+    cached_upstream_requests: int
+    peak_cached_rps: int
+    cached_seconds_over_capacity: int
     tier_seconds: dict[str, dict[int, int]]
     alerts: tuple[Alert, ...]
     transitions: int
@@ -182,6 +196,13 @@ class SimulationReport:
         return 1 - self.upstream_requests / self.baseline_upstream_requests
 
     @property
+    def cached_reduction(self) -> float:
+        """Return how much less upstream traffic ``PanicCache`` sends than always-fresh (0..1)."""
+        if not self.baseline_upstream_requests:
+            return 0.0
+        return 1 - self.cached_upstream_requests / self.baseline_upstream_requests
+
+    @property
     def requests_per_wall_second(self) -> float:
         """Return simulated requests per second of wall time."""
         return self.simulated_requests / self.wall_seconds if self.wall_seconds else 0.0
@@ -209,6 +230,11 @@ class SimulationReport:
             "upstream_capacity": self.scenario.upstream_capacity,
             "seconds_over_capacity": self.seconds_over_capacity,
             "baseline_seconds_over_capacity": self.baseline_seconds_over_capacity,
+            "upstream_latency_ms": self.scenario.upstream_latency_ms,
+            "cached_upstream_requests": self.cached_upstream_requests,
+            "cached_reduction": self.cached_reduction,
+            "peak_cached_rps": self.peak_cached_rps,
+            "cached_seconds_over_capacity": self.cached_seconds_over_capacity,
             "tier_seconds": {
                 label: {str(tier): seconds for tier, seconds in tiers.items()}
                 for label, tiers in self.tier_seconds.items()

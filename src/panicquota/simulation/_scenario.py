@@ -10,6 +10,7 @@ A scenario file (every key optional except a timeline)::
     rps = 500                          # requests per second, per worker
     normal_ttl = 60                    # seconds, the TTL outside panic
     upstream_capacity = 1000           # upstream requests per second it can take
+    upstream_latency_ms = 50           # how long a fetch upstream takes (default 0)
 
     [volatility]                       # a volatility timeline...
     points = [[0, 15], [10, 45], [55, 45], [60, 15]]   # [minute, vix], linear in between
@@ -64,6 +65,7 @@ _TOP_KEYS: Final = (
     "rps",
     "normal_ttl",
     "upstream_capacity",
+    "upstream_latency_ms",
     "volatility",
     "panic_windows",
     "contexts",
@@ -126,6 +128,8 @@ class Scenario:
     rps: int = 250
     normal_ttl: float = 60
     upstream_capacity: float | None = None
+    #: How long one upstream fetch takes, in milliseconds.
+    upstream_latency_ms: float = 0
     # Contexts and policy hold mappings: equal by value, left out of the hash.
     contexts: tuple[TrafficShare, ...] = field(default=_DEFAULT_CONTEXTS, hash=False)
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
@@ -225,6 +229,7 @@ class Scenario:
             "rps": self.rps,
             "normal_ttl": self.normal_ttl,
             "upstream_capacity": self.upstream_capacity,
+            "upstream_latency_ms": self.upstream_latency_ms,
             # rps: the context's requests per second per worker.
             "contexts": [
                 {"label": c.label, "share": c.share, "rps": rate}
@@ -315,6 +320,9 @@ def scenario_from_mapping(
             None
             if capacity is None
             else _number(source, "upstream_capacity", capacity, positive=True)
+        ),
+        upstream_latency_ms=_number(
+            source, "upstream_latency_ms", document.get("upstream_latency_ms", 0)
         ),
         contexts=_contexts(
             source, document["contexts"], policy_kwargs.get("context_keys", CONTEXT_FIELDS)
