@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from collections.abc import Mapping
 from typing import Any, Self
 
 from panicquota._validate import require_number
-from panicquota.breaker._base import STORE_ERRORS, BreakerBase
+from panicquota.breaker._base import BreakerBase
 from panicquota.breaker._core import Flow, logger
 from panicquota.breaker._types import StoreUnavailableError, TierTransition
 from panicquota.decision import Decision
@@ -32,11 +33,32 @@ class AsyncVIXCircuitBreaker(BreakerBase):
         return None
 
     @classmethod
-    def from_url(cls, url: str, quota: AdaptivePanicQuota | None = None, **options: Any) -> Self:
-        """Return a breaker over a client made by :func:`connect_async`, closed by :meth:`close`."""
+    def from_url(
+        cls,
+        url: str,
+        quota: AdaptivePanicQuota | None = None,
+        *,
+        client_options: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Self:
+        """Return a breaker over a :func:`connect_async` client of *url*, closed by :meth:`close`.
+
+        Args:
+            url: a store URL: ``redis://``, ``rediss://``, ``unix://``,
+                ``redis+cluster://h:p[,h:p...]``,
+                ``redis+sentinel://h:p[,h:p...]/service[/db]``, or the same
+                with ``valkey`` (see :func:`panicquota.breaker.connect`).
+            quota: the policy.
+            client_options: options of the client (``socket_timeout``,
+                ``password``, ``ssl_ca_certs``...), passed to :func:`connect_async`.
+            options: the breaker's options (``key_prefix``, ``max_staleness``...).
+
+        On a cluster URL an untagged *key_prefix* is hash-tagged (logged).
+        """
         from panicquota.breaker._client import connect_async
 
-        breaker = cls(connect_async(url), quota, **options)
+        client = connect_async(url, **dict(client_options or {}))
+        breaker = cls(client, quota, **options)
         breaker._owns_client = True
         return breaker
 
@@ -160,7 +182,7 @@ class AsyncVIXCircuitBreaker(BreakerBase):
                 started = time.perf_counter()
                 try:
                     reply = await self._scripts[name](keys=keys, args=args)
-                except STORE_ERRORS as error:
+                except self._store_errors as error:
                     flow.close()
                     raise self._unavailable(op, name, error, local) from error
                 if metrics is not None:

@@ -8,19 +8,52 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 
 from panicquota.breaker import _scripts
-from panicquota.breaker._core import BreakerCore, Listener
+from panicquota.breaker._client import is_cluster_client
+from panicquota.breaker._core import BreakerCore, Listener, logger
 from panicquota.breaker._types import StoreUnavailableError, TierTransition, TimeSource
+from panicquota.breaker._urls import has_hash_tag
 from panicquota.clock import Clock
+from panicquota.errors import InvalidTypeError
 from panicquota.policy import AdaptivePanicQuota
 
 if TYPE_CHECKING:
     from panicquota.breaker._metrics import BreakerMetrics
 
-__all__ = ["SCRIPTS", "STORE_ERRORS", "BreakerBase"]
+__all__ = ["SCRIPTS", "STORE_ERRORS", "BreakerBase", "cluster_prefix", "store_errors"]
 
 #: What a store call may raise: redis-py wraps socket errors, but a client
 #: built on another transport may not.
 STORE_ERRORS = (RedisError, OSError)
+
+
+def store_errors(client: object) -> tuple[type[BaseException], ...]:
+    """Return what a store call on *client* may raise: valkey-py has its own error classes."""
+    if type(client).__module__.startswith("valkey"):
+        from valkey.exceptions import ValkeyError
+
+        return (*STORE_ERRORS, ValkeyError)
+    return STORE_ERRORS
+
+
+def cluster_prefix(client: object, key_prefix: str) -> str:
+    """Return *key_prefix*, hash-tagged when *client* is a cluster client and it has no tag.
+
+    The breaker's scripts touch several keys at once; on a cluster they must
+    share one slot, which only a hash tag (``{...}``) guarantees.
+    """
+    if not isinstance(key_prefix, str) or not is_cluster_client(client) or has_hash_tag(key_prefix):
+        return key_prefix
+    tagged = "{" + key_prefix + "}"
+    logger.warning(
+        "key prefix %r has no hash tag: on the cluster client %s the breaker uses %r so that "
+        "its keys share one slot (pass key_prefix=%r to every worker to say so yourself)",
+        key_prefix,
+        type(client).__name__,
+        tagged,
+        tagged,
+    )
+    return tagged
+
 
 SCRIPTS = {
     "read": _scripts.READ,
@@ -56,9 +89,16 @@ class BreakerBase:
         on_transition: Listener | None = None,
         metrics: BreakerMetrics | None = None,
     ) -> None:
+        if isinstance(redis, str | bytes) or not callable(getattr(redis, "register_script", None)):
+            shown = redis if isinstance(redis, str | bytes) else type(redis).__name__
+            raise InvalidTypeError(
+                f"redis must be a Redis client (redis-py, valkey-py, fakeredis), got {shown!r}; "
+                f"to connect by URL use {type(self).__name__}.from_url(url) or "
+                f"{type(self).__name__}(panicquota.breaker.connect(url))"
+            )
         self._core = BreakerCore(
             quota,
-            key_prefix=key_prefix,
+            key_prefix=cluster_prefix(redis, key_prefix),
             clock=clock,
             time_source=time_source,
             max_staleness=max_staleness,
@@ -72,6 +112,7 @@ class BreakerBase:
             metrics=metrics,
         )
         self._redis = redis
+        self._store_errors = store_errors(redis)
         self._scripts = {name: redis.register_script(src) for name, src in SCRIPTS.items()}
         self._owns_client = False
         self._lock = self._new_lock()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, Self
 
 from panicquota._validate import require_number
-from panicquota.breaker._base import STORE_ERRORS, BreakerBase
+from panicquota.breaker._base import BreakerBase
 from panicquota.breaker._core import Flow, logger
 from panicquota.breaker._types import StoreUnavailableError, TierTransition
 from panicquota.decision import Decision
@@ -85,11 +86,32 @@ class VIXCircuitBreaker(BreakerBase):
         return threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str, quota: AdaptivePanicQuota | None = None, **options: Any) -> Self:
-        """Return a breaker over a client made by :func:`connect`, closed by :meth:`close`."""
+    def from_url(
+        cls,
+        url: str,
+        quota: AdaptivePanicQuota | None = None,
+        *,
+        client_options: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Self:
+        """Return a breaker over a client of *url* made by :func:`connect`, closed by :meth:`close`.
+
+        Args:
+            url: a store URL: ``redis://``, ``rediss://``, ``unix://``,
+                ``redis+cluster://h:p[,h:p...]``,
+                ``redis+sentinel://h:p[,h:p...]/service[/db]``, or the same
+                with ``valkey`` (see :func:`panicquota.breaker.connect`).
+            quota: the policy.
+            client_options: options of the client (``socket_timeout``,
+                ``password``, ``ssl_ca_certs``...), passed to :func:`connect`.
+            options: the breaker's options (``key_prefix``, ``max_staleness``...).
+
+        On a cluster URL an untagged *key_prefix* is hash-tagged (logged).
+        """
         from panicquota.breaker._client import connect
 
-        breaker = cls(connect(url), quota, **options)
+        client = connect(url, **dict(client_options or {}))
+        breaker = cls(client, quota, **options)
         breaker._owns_client = True
         return breaker
 
@@ -225,7 +247,7 @@ class VIXCircuitBreaker(BreakerBase):
                 started = time.perf_counter()
                 try:
                     reply = self._scripts[name](keys=keys, args=args)
-                except STORE_ERRORS as error:
+                except self._store_errors as error:
                     flow.close()
                     raise self._unavailable(op, name, error, local) from error
                 if metrics is not None:
