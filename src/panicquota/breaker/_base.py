@@ -28,7 +28,7 @@ STORE_ERRORS = (RedisError, OSError)
 
 def store_errors(client: object) -> tuple[type[BaseException], ...]:
     """Return what a store call on *client* may raise: valkey-py has its own error classes."""
-    if type(client).__module__.startswith("valkey"):
+    if any(cls.__module__.startswith("valkey") for cls in type(client).__mro__):
         from valkey.exceptions import ValkeyError
 
         return (*STORE_ERRORS, ValkeyError)
