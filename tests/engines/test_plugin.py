@@ -1,0 +1,76 @@
+"""The pytest plugin on a Cluster URL and a Sentinel URL: journaled, hash-tagged, clean after."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from panicquota.breaker import connect
+
+from .conftest import Engines
+
+SUITE = """
+import pytest
+from pytest_panicquota import assert_workers_agree
+
+OUTSIDE = {outside!r}
+CREATED = {created!r}
+
+def decide(worker, league):
+    return worker.breaker().get_ttl(60, {{"league": league}})
+
+def write(worker):
+    client = worker.redis()
+    client.set(f"{{CREATED}}:worker:{{worker.index}}", worker.index)
+    client.set(f"{{worker.key_prefix}}:worker:{{worker.index}}", 1)
+    client.close()
+    return worker.index
+
+def test_breaker_and_workers(panic_breaker, panic_clock, panic_workers, panic_key_prefix):
+    with open("prefix.txt", "w") as out:
+        out.write(panic_key_prefix)
+    assert {tagged}
+    assert panic_breaker.key_prefix == panic_key_prefix
+    panic_breaker.trip()
+    panic_clock.advance(minutes=35)
+    results = panic_workers(decide, "Ligue 1", workers=2)
+    assert_workers_agree(results)
+    assert [r[0] for r in results] == [5, 5]
+
+def test_writes_outside_the_prefix_are_undone(panic_redis, panic_workers):
+    panic_redis.set(OUTSIDE, "changed")
+    panic_redis.expire(OUTSIDE, 50)
+    pipe = panic_redis.pipeline()
+    pipe.set(CREATED, 1)
+    pipe.execute()
+    assert panic_workers(write, workers=2) == [0, 1]
+    assert panic_redis.get(f"{{CREATED}}:worker:1") == b"1"
+"""
+
+
+@pytest.mark.parametrize("name", ["cluster", "sentinel"])
+def test_plugin_on_a_topology(engines: Engines, name: str, pytester: pytest.Pytester) -> None:
+    """Breaker, workers and journal work; keys outside the prefix are restored, nothing stays."""
+    url = engines.get(name).url
+    token = uuid.uuid4().hex
+    outside, created = f"pq-engines-outside:{token}", f"pq-engines-created:{token}"
+    admin = connect(url, socket_timeout=5)
+    admin.set(outside, "before")
+    tagged = "panic_key_prefix.startswith('{')"
+    if name != "cluster":
+        tagged = "'{' not in panic_key_prefix"
+    pytester.makepyfile(SUITE.format(outside=outside, created=created, tagged=tagged))
+    try:
+        result = pytester.runpytest_subprocess(f"--panicquota-redis-url={url}", "-p", "no:randomly")
+        result.assert_outcomes(passed=2)
+        prefix = (pytester.path / "prefix.txt").read_text()
+        assert admin.get(outside) == b"before"
+        assert admin.ttl(outside) == -1
+        assert list(admin.scan_iter(match=f"{created}*")) == []
+        assert list(admin.scan_iter(match="panicquota-test:*")) == []
+        assert list(admin.scan_iter(match="{panicquota-test:*")) == []
+        assert prefix.startswith("{panicquota-test:" if name == "cluster" else "panicquota-test:")
+    finally:
+        admin.delete(outside)
+        admin.close()
