@@ -26,9 +26,10 @@ class VIXCircuitBreaker(BreakerBase):
     the policy, the same TTL. The other keys, all under the same prefix, are
     ``:activation`` (a counter of panic activations), ``:ended`` (the
     episode-end marker a reset leaves) and ``:transition:...`` (one short key
-    per delivered tier transition, expiring after 7 days). On Redis Cluster
-    pass a hash-tagged prefix such as ``"{vix:panic}"``: the scripts touch
-    several of these keys at once and need them in one slot.
+    per delivered tier transition, expiring after 7 days). On a cluster
+    client a prefix without a hash tag is tagged (``"{vix:panic}"``, logged
+    once): the scripts touch several of these keys at once and need them in
+    one slot.
 
     :meth:`get_ttl` pays no Redis round trip per call: it decides from a local
     snapshot of the state read less than *max_staleness* seconds ago. The
@@ -52,7 +53,9 @@ class VIXCircuitBreaker(BreakerBase):
     infrastructure is already failing, so the default assumes no panic.
 
     Args:
-        redis: a redis-py compatible client (redis-py, valkey-py, fakeredis).
+        redis: a redis-py compatible client (redis-py, valkey-py, fakeredis;
+            standalone, Sentinel-managed or cluster); to connect by URL use
+            :meth:`from_url`.
         quota: the policy (default: ``AdaptivePanicQuota()``).
         key_prefix: the prefix of every key the breaker uses.
         clock: a callable returning epoch seconds (default: the system clock);
