@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import RedisError
-
+from panicquota._validate import require_number
 from panicquota.breaker import _scripts
-from panicquota.breaker._core import BreakerCore, Listener
+from panicquota.breaker._core import MAX_PANIC_AGE, BreakerCore, Listener
 from panicquota.breaker._types import StoreUnavailableError, TierTransition, TimeSource
 from panicquota.clock import Clock
 from panicquota.policy import AdaptivePanicQuota
@@ -18,9 +17,19 @@ if TYPE_CHECKING:
 
 __all__ = ["SCRIPTS", "STORE_ERRORS", "BreakerBase"]
 
-#: What a store call may raise: redis-py wraps socket errors, but a client
-#: built on another transport may not.
-STORE_ERRORS = (RedisError, OSError)
+#: What a store call may raise and the breaker absorbs: anything. redis-py's
+#: RedisError, valkey-py's errors (not RedisError), RedisClusterException
+#: (not RedisError either), decode errors of a decode_responses client, a
+#: closed event loop: none of them may reach the request path.
+STORE_ERRORS = (Exception,)
+#: The longest a get_ttl call waits for Redis (seconds): the request-path
+#: bound. The read runs off the request path (a thread, or a task); a call
+#: that would wait longer serves the last known state (or the fail-safe).
+DEFAULT_MAX_WAIT = 0.05
+#: The longest a worker's very first call waits for its first read (seconds):
+#: a new connection costs a few round trips (connect, script load), and a
+#: worker that waits a little serves the real tier instead of the fail-safe.
+FIRST_WAIT = 1.0
 
 SCRIPTS = {
     "read": _scripts.READ,
@@ -53,6 +62,8 @@ class BreakerBase:
         grace_seconds: float = 300.0,
         fail_safe_ttl: float | None = None,
         max_clock_skew: float = 60.0,
+        max_panic_age: float = MAX_PANIC_AGE,
+        max_wait: float = DEFAULT_MAX_WAIT,
         on_transition: Listener | None = None,
         metrics: BreakerMetrics | None = None,
     ) -> None:
@@ -68,9 +79,12 @@ class BreakerBase:
             grace_seconds=grace_seconds,
             fail_safe_ttl=fail_safe_ttl,
             max_clock_skew=max_clock_skew,
+            max_panic_age=max_panic_age,
             on_transition=on_transition,
             metrics=metrics,
         )
+        self._max_wait = float(require_number("max_wait", max_wait))
+        self._first_wait = max(self._max_wait, FIRST_WAIT)
         self._redis = redis
         self._scripts = {name: redis.register_script(src) for name, src in SCRIPTS.items()}
         self._owns_client = False
@@ -99,11 +113,11 @@ class BreakerBase:
         self._core.listeners.append(callback)
 
     def _unavailable(
-        self, op: str | None, script: str, error: BaseException, local: float
+        self, op: str | None, script: str, error: BaseException
     ) -> StoreUnavailableError:
-        """Record a store call that failed at local time *local*; return the error to raise."""
+        """Record a store call that failed; return the error to raise."""
         core = self._core
-        problem = core.store_failed(local, script, error)
+        problem = core.store_failed(script, error)
         return StoreUnavailableError(
             f"could not {op or script} the breaker {core.keys.prefix!r}: {problem}"
         )
