@@ -7,6 +7,7 @@ eviction policy, under filler writes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -128,11 +129,13 @@ def test_real_eviction_keeps_every_promise(evicting: tuple[RedisServer, str]) ->
     assert len(delivered) == rises
     a.reset()
     if policy != "allkeys-random":
-        # b still holds the start; a keeps reading, which keeps the keys hot.
-        for round_ in range(15, 20):
-            fill(client, round_)
-            clock.advance(seconds=0.5)
+        # b still holds the start; a keeps reading, which keeps the keys hot
+        # (LRU ages keys in whole seconds: the rounds take real seconds).
+        for round_ in range(15, 18):
+            time.sleep(1.0)
+            clock.advance(seconds=1)
             a.refresh()
+            fill(client, round_)
     clock.advance(seconds=2)
     assert b.get_ttl(60, LIGUE_1)[2]["tier"] == 0
     falls = len(delivered)

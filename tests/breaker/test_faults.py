@@ -254,14 +254,14 @@ def test_slow_redis_blocks_only_the_reading_thread() -> None:
 
 
 def test_from_url_owns_its_client(server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """from_url() builds a short-timeout client that the breaker closes on exit."""
+    """from_url() builds a client with the default 2 s timeout that the breaker closes on exit."""
     closed: list[bool] = []
     with VIXCircuitBreaker.from_url(server.url, key_prefix=PREFIX) as breaker:
         client = breaker._redis
         monkeypatch.setattr(client, "close", lambda: closed.append(True))
         breaker.trip()
         assert breaker.get_ttl(60)[2]["tier"] == 1
-        assert client.get_connection_kwargs()["socket_timeout"] == 0.25
+        assert client.get_connection_kwargs()["socket_timeout"] == 2.0
     assert closed == [True]
     client.connection_pool.disconnect()
 

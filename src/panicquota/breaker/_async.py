@@ -9,7 +9,7 @@ import time
 from typing import Any, Self
 
 from panicquota._validate import require_number
-from panicquota.breaker._base import STORE_ERRORS, BreakerBase
+from panicquota.breaker._base import STORE_ERRORS, AsyncScript, BreakerBase
 from panicquota.breaker._core import Flow, Snapshot, logger
 from panicquota.breaker._types import StoreUnavailableError, TierTransition
 from panicquota.decision import Decision
@@ -28,11 +28,15 @@ class AsyncVIXCircuitBreaker(BreakerBase):
     *max_staleness*. Listeners may be plain callables or coroutine functions.
     """
 
+    def _script(self, source: str) -> AsyncScript:
+        return AsyncScript(self._redis, source)
+
     def _new_lock(self) -> None:
         # Created on first use in each event loop (_get_lock): an asyncio lock
         # and a task belong to the loop they were made in.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._first_call = True
         return None
 
     @classmethod
@@ -140,8 +144,10 @@ class AsyncVIXCircuitBreaker(BreakerBase):
         task = self._task
         if task is None or task.done():
             task = self._task = asyncio.get_running_loop().create_task(self._refresh_round())
+        first, self._first_call = self._first_call and not before.known, False
+        # Only a worker's very first call may wait for its first read longer.
+        wait = self._first_wait if first else self._max_wait
         try:
-            wait = self._max_wait if before.known else self._first_wait
             await asyncio.wait_for(asyncio.shield(task), wait)
         except TimeoutError:
             pass

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from panicquota._validate import require_number
@@ -38,6 +39,58 @@ SCRIPTS = {
     "repair": _scripts.REPAIR,
     "dedup": _scripts.DEDUP,
 }
+
+
+def is_noscript(error: BaseException) -> bool:
+    """Whether *error* says the server does not have the script (redis-py, valkey-py)."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return "NoScriptError" in names or str(error).startswith("NOSCRIPT")
+
+
+class Script:
+    """A Lua script run with EVAL the first time (one round trip), then EVALSHA.
+
+    redis-py's ``register_script`` starts with EVALSHA, and on a server that
+    does not know the script yet that costs three round trips (EVALSHA,
+    SCRIPT LOAD, EVALSHA): on a slow link, seconds before a new worker reads
+    the state. EVAL also loads the script, so later calls send only its SHA.
+    """
+
+    def __init__(self, client: Any, source: str) -> None:
+        self.client = client
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self.loaded = False
+
+    def __call__(self, *, keys: Sequence[str], args: Sequence[object]) -> Any:
+        if not self.loaded:
+            reply = self.client.eval(self.source, len(keys), *keys, *args)
+            self.loaded = True
+            return reply
+        try:
+            return self.client.evalsha(self.sha, len(keys), *keys, *args)
+        except Exception as error:
+            if not is_noscript(error):
+                raise
+            self.loaded = False  # flushed, or another server behind a proxy
+            return self(keys=keys, args=args)
+
+
+class AsyncScript(Script):
+    """The :class:`Script` of an asyncio client."""
+
+    async def __call__(self, *, keys: Sequence[str], args: Sequence[object]) -> Any:  # type: ignore[override]
+        if not self.loaded:
+            reply = await self.client.eval(self.source, len(keys), *keys, *args)
+            self.loaded = True
+            return reply
+        try:
+            return await self.client.evalsha(self.sha, len(keys), *keys, *args)
+        except Exception as error:
+            if not is_noscript(error):
+                raise
+            self.loaded = False
+            return await self(keys=keys, args=args)
 
 
 class BreakerBase:
@@ -86,9 +139,13 @@ class BreakerBase:
         self._max_wait = float(require_number("max_wait", max_wait))
         self._first_wait = max(self._max_wait, FIRST_WAIT)
         self._redis = redis
-        self._scripts = {name: redis.register_script(src) for name, src in SCRIPTS.items()}
+        self._scripts = {name: self._script(src) for name, src in SCRIPTS.items()}
         self._owns_client = False
         self._lock = self._new_lock()
+
+    def _script(self, source: str) -> Any:
+        """Return a callable running *source* on this breaker's client."""
+        raise NotImplementedError
 
     def _new_lock(self) -> Any:
         """Return the lock that serialises this breaker's Redis calls."""

@@ -114,7 +114,11 @@ def _class_names(error: BaseException) -> set[str]:
 
 def is_refusal(error: BaseException) -> bool:
     """Whether the server answered and refused (redis-py, valkey-py: a ResponseError)."""
-    return "ResponseError" in _class_names(error)
+    names = _class_names(error)
+    code = str(error).split(" ", 1)[0]
+    return "ResponseError" in names or any(
+        code in markers or names.intersection(markers) for markers, _ in _REFUSALS
+    )
 
 
 def describe_store_error(error: BaseException) -> str:

@@ -9,7 +9,7 @@ import weakref
 from typing import Any, Self
 
 from panicquota._validate import require_number
-from panicquota.breaker._base import STORE_ERRORS, BreakerBase
+from panicquota.breaker._base import STORE_ERRORS, BreakerBase, Script
 from panicquota.breaker._core import Flow, Snapshot, logger
 from panicquota.breaker._types import StoreUnavailableError, TierTransition
 from panicquota.decision import Decision
@@ -83,12 +83,16 @@ class VIXCircuitBreaker(BreakerBase):
         ConfigError: *reset_level* not below *trip_level*.
     """
 
+    def _script(self, source: str) -> Script:
+        return Script(self._redis, source)
+
     def _new_lock(self) -> threading.Lock:
         self._guard = threading.Lock()  # never held across a Redis call
         self._wanted = threading.Event()
         self._round: threading.Event | None = None
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._first_call = True
         _LIVE.add(self)
         return threading.Lock()
 
@@ -222,7 +226,9 @@ class VIXCircuitBreaker(BreakerBase):
                         daemon=True,
                     )
                     self._thread.start()
-        done.wait(self._max_wait if before.known else self._first_wait)
+        first, self._first_call = self._first_call and not before.known, False
+        # Only a worker's very first call may wait for its first read longer.
+        done.wait(self._first_wait if first else self._max_wait)
         # Read by this call (or since it began): its decision is FRESH.
         return self._core.snapshot is not before
 
