@@ -147,10 +147,8 @@ class AsyncVIXCircuitBreaker(BreakerBase):
         first, self._first_call = self._first_call and not before.known, False
         # Only a worker's very first call may wait for its first read longer.
         wait = self._first_wait if first else self._max_wait
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(task), wait)
-        except TimeoutError:
-            pass
         # Read by this call (or since it began): its decision is FRESH.
         return self._core.snapshot is not before
 
