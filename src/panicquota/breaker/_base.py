@@ -79,7 +79,7 @@ class Script:
 class AsyncScript(Script):
     """The :class:`Script` of an asyncio client."""
 
-    async def __call__(self, *, keys: Sequence[str], args: Sequence[object]) -> Any:  # type: ignore[override]
+    async def __call__(self, *, keys: Sequence[str], args: Sequence[object]) -> Any:
         if not self.loaded:
             reply = await self.client.eval(self.source, len(keys), *keys, *args)
             self.loaded = True
