@@ -109,7 +109,7 @@ def test_client_options_reach_the_client_and_breaker_options_the_breaker() -> No
             "pq",
             "app",
         )
-        assert kwargs["socket_timeout"] == 0.25
+        assert kwargs["socket_timeout"] == 2.0
         assert kwargs["retry"].get_retries() == 0
 
 

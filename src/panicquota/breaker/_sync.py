@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from typing import Any, Self
 
 from panicquota._validate import require_number
-from panicquota.breaker._base import BreakerBase
-from panicquota.breaker._core import Flow, logger
+from panicquota.breaker._base import STORE_ERRORS, BreakerBase, Script
+from panicquota.breaker._core import Flow, Snapshot, logger
 from panicquota.breaker._types import StoreUnavailableError, TierTransition
 from panicquota.decision import Decision
 from panicquota.policy import AdaptivePanicQuota
@@ -85,8 +87,22 @@ class VIXCircuitBreaker(BreakerBase):
         ConfigError: *reset_level* not below *trip_level*.
     """
 
+    def _script(self, source: str) -> Script:
+        return Script(self._redis, source)
+
     def _new_lock(self) -> threading.Lock:
+        self._guard = threading.Lock()  # never held across a Redis call
+        self._wanted = threading.Event()
+        self._round: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self._first_call = True
+        _LIVE.add(self)
         return threading.Lock()
+
+    def _after_fork(self) -> None:
+        """In a forked child: the refresher thread is gone, locks may be held: start over."""
+        self._lock = self._new_lock()
 
     @classmethod
     def from_url(
@@ -130,27 +146,17 @@ class VIXCircuitBreaker(BreakerBase):
             InvalidTypeError: an argument of the wrong type.
         """
         core = self._core
-        local = core.clock()
+        mono = core.mono()
         snap = core.snapshot
-        if 0.0 <= local - snap.read_at < core.max_staleness:
-            return core.decide(snap, local, normal_ttl, context, snap.cached)
-        # Once some state is known, a thread that finds another one reading
-        # Redis serves the known state instead of queueing behind a slow call.
-        if not self._lock.acquire(blocking=not snap.known):
-            return core.decide(snap, local, normal_ttl, context, snap.stale)
-        try:
-            if core.is_fresh(local):  # another thread read it meanwhile
-                snap = core.snapshot
-                return core.decide(snap, local, normal_ttl, context, snap.cached)
-            if not core.in_backoff(local) and self._attempt(core.refresh_flow(local), local):
-                snap = core.snapshot
-                return core.decide(snap, local, normal_ttl, context, snap.fresh)
-        finally:
-            self._lock.release()
+        if 0.0 <= mono - snap.read_at < core.max_staleness:
+            return core.decide(snap, core.clock(), normal_ttl, context, snap.cached)
+        if not core.in_backoff(mono) and self._wait_for_refresh(snap):
+            snap = core.snapshot
+            return core.decide(snap, core.clock(), normal_ttl, context, snap.fresh)
         snap = core.snapshot
         if not snap.known:
             return core.fail_safe(normal_ttl, context)
-        return core.decide(snap, local, normal_ttl, context, snap.stale)
+        return core.decide(snap, core.clock(), normal_ttl, context, snap.stale)
 
     def panic_duration_minutes(self) -> float | None:
         """Return how long the panic has lasted, in minutes (``None``: no panic).
@@ -159,11 +165,10 @@ class VIXCircuitBreaker(BreakerBase):
         while Redis is down, answers from the last known state.
         """
         core = self._core
-        local = core.clock()
-        if not core.is_fresh(local) and not core.in_backoff(local):
-            with self._lock:
-                self._attempt(core.refresh_flow(local), local)
-        return core.duration_minutes(core.snapshot, local)
+        mono = core.mono()
+        if not core.is_fresh(mono) and not core.in_backoff(mono):
+            self._wait_for_refresh(core.snapshot)
+        return core.duration_minutes(core.snapshot, core.clock())
 
     def observe(self, vix: float) -> None:
         """Feed a volatility reading: trip at *trip_level*, reset after a calm period.
@@ -182,9 +187,8 @@ class VIXCircuitBreaker(BreakerBase):
         """
         require_number("vix", vix)
         core = self._core
-        local = core.clock()
         with self._lock:
-            self._attempt(core.observe_flow(vix, local), local)
+            self._attempt(core.observe_flow(vix, core.clock()))
 
     def trip(self) -> None:
         """Start a panic now unless one is on (operators); racing workers agree on one start.
@@ -193,9 +197,8 @@ class VIXCircuitBreaker(BreakerBase):
             StoreUnavailableError: Redis could not be reached.
         """
         core = self._core
-        local = core.clock()
         with self._lock:
-            self._operate(core.trip_flow(local), local, "trip")
+            self._operate(core.trip_flow(core.clock()), "trip")
 
     def reset(self) -> None:
         """End the current panic (operators), leaving an episode-end marker.
@@ -207,20 +210,21 @@ class VIXCircuitBreaker(BreakerBase):
             StoreUnavailableError: Redis could not be reached.
         """
         core = self._core
-        local = core.clock()
         with self._lock:
-            self._operate(core.reset_flow(local), local, "reset")
+            self._operate(core.reset_flow(core.clock()), "reset")
 
     def refresh(self) -> None:
         """Read the shared state now, whatever its age (logs, does not raise, if Redis is down)."""
         core = self._core
-        local = core.clock()
         with self._lock:
-            self._attempt(core.refresh_flow(local), local)
+            self._attempt(core.refresh_flow(core.clock()))
 
     def close(self) -> None:
         """Drop the listeners; close the client if :meth:`from_url` made it."""
         self._core.listeners.clear()
+        with self._guard:
+            self._stopped = True
+            self._wanted.set()
         if self._owns_client:
             self._redis.close()
 
@@ -230,19 +234,65 @@ class VIXCircuitBreaker(BreakerBase):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    # -- the refresher thread: Redis reads off the request path ------------
+
+    def _wait_for_refresh(self, before: Snapshot) -> bool:
+        """Have the refresher read the state; wait at most *max_wait*; True if it did."""
+        with self._guard:
+            done = self._round
+            if done is None:
+                done = self._round = threading.Event()
+                self._wanted.set()
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=_refresher,
+                        args=(weakref.ref(self), self._wanted),
+                        name=f"panicquota-breaker {self._core.keys.prefix}",
+                        daemon=True,
+                    )
+                    self._thread.start()
+        first, self._first_call = self._first_call and not before.known, False
+        # Only a worker's very first call may wait for its first read longer.
+        done.wait(self._first_wait if first else self._max_wait)
+        # Read by this call (or since it began): its decision is FRESH.
+        return self._core.snapshot is not before
+
+    def _refresh_round(self) -> bool:
+        """Run one requested refresh (in the refresher thread); False when it should exit."""
+        with self._guard:
+            if self._stopped or not self._wanted.is_set():
+                self._thread = None
+                return False
+            self._wanted.clear()
+            done = self._round
+        try:
+            core = self._core
+            with self._lock:
+                mono = core.mono()
+                if not core.is_fresh(mono) and not core.in_backoff(mono):
+                    self._attempt(core.refresh_flow(core.clock()))
+        finally:
+            with self._guard:
+                if self._round is done:
+                    self._round = None
+            if done is not None:
+                done.set()
+        return True
+
     # -- running flows: the one place where Redis errors are caught ----------
 
-    def _attempt(self, flow: Flow[list[TierTransition]], local: float) -> bool:
+    def _attempt(self, flow: Flow[list[TierTransition]]) -> bool:
         """Run *flow*; on a Redis error, record the outage and return False."""
         try:
-            self._operate(flow, local, None)
+            self._operate(flow, None)
         except StoreUnavailableError:
             return False
         return True
 
-    def _operate(self, flow: Flow[list[TierTransition]], local: float, op: str | None) -> None:
+    def _operate(self, flow: Flow[list[TierTransition]], op: str | None) -> None:
         core = self._core
         metrics = core.metrics
+        calls = 0
         try:
             call = next(flow)
             while True:
@@ -250,15 +300,20 @@ class VIXCircuitBreaker(BreakerBase):
                 started = time.perf_counter()
                 try:
                     reply = self._scripts[name](keys=keys, args=args)
-                except self._store_errors as error:
+                    calls += 1
+                    if metrics is not None:
+                        metrics.store_latency(name, time.perf_counter() - started)
+                    call = flow.send(reply)
+                except StopIteration:
+                    raise
+                except STORE_ERRORS as error:
                     flow.close()
-                    raise self._unavailable(op, name, error, local) from error
-                if metrics is not None:
-                    metrics.store_latency(name, time.perf_counter() - started)
-                call = flow.send(reply)
+                    raise self._unavailable(op, name, error) from error
         except StopIteration as stop:
             transitions: list[TierTransition] = stop.value
-        core.store_succeeded(local)
+        if calls:
+            # Only a real round trip ends an outage.
+            core.store_succeeded()
         for transition in transitions:
             core.announce(transition)
             for listener in list(core.listeners):
@@ -266,3 +321,26 @@ class VIXCircuitBreaker(BreakerBase):
                     listener(transition)
                 except Exception:
                     logger.exception("breaker listener %r failed on %r", listener, transition)
+
+
+#: A refresher thread with nothing to do for this long exits (a new one starts on demand).
+_IDLE_EXIT = 10.0
+_LIVE: weakref.WeakSet[VIXCircuitBreaker] = weakref.WeakSet()
+
+
+def _refresher(ref: weakref.ref[VIXCircuitBreaker], wanted: threading.Event) -> None:
+    """Run a breaker's requested refreshes; hold it only while running one."""
+    while True:
+        wanted.wait(_IDLE_EXIT)
+        breaker = ref()
+        if breaker is None or not breaker._refresh_round():
+            return
+        del breaker
+
+
+def _after_fork_in_child() -> None:
+    for breaker in list(_LIVE):
+        breaker._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
