@@ -51,7 +51,7 @@ def test_a_store_refusing_the_scripts_fails_the_run(engines: Engines, tmp_path: 
     assert error.startswith(
         f"panicquota simulate: error: the store at {url} refused the breaker's calls during "
         "the run (5 of 5 breakers): Redis refused the breaker's script (ResponseError: unknown "
-        "command 'EVALSHA'"
+        "command 'EVAL"
     )
     assert error.endswith(
         "their decisions were the fail-safe, not the policy's, so the run measures nothing"
