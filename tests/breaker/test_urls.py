@@ -165,3 +165,19 @@ def test_prefix_of_a_standalone_client_is_untouched(caplog: pytest.LogCaptureFix
     caplog.set_level(logging.DEBUG, "panicquota.breaker")
     assert cluster_prefix(fakeredis.FakeRedis(), "vix:panic") == "vix:panic"
     assert caplog.messages == []
+
+
+def test_url_credentials_and_tls_reach_master_and_sentinels() -> None:
+    """A Sentinel URL's user, password and TLS go to the master's and the sentinels' clients."""
+    client = connect("rediss+sentinel://pq:s%3Acret@127.0.0.1:1/svc")
+    try:
+        kwargs = client.connection_pool.connection_kwargs
+        assert (kwargs["username"], kwargs["password"]) == ("pq", "s:cret")
+        assert client.connection_pool.connection_class.__name__ == "SentinelManagedSSLConnection"
+        sentinel = client.connection_pool.sentinel_manager.sentinels[0]
+        assert sentinel.connection_pool.connection_class.__name__ == "SSLConnection"
+        sentinel_kwargs = sentinel.connection_pool.connection_kwargs
+        assert (sentinel_kwargs["username"], sentinel_kwargs["password"]) == ("pq", "s:cret")
+        assert sentinel_kwargs["socket_timeout"] == 2.0
+    finally:
+        client.close()
