@@ -74,3 +74,19 @@ def test_plugin_on_a_topology(engines: Engines, name: str, pytester: pytest.Pyte
     finally:
         admin.delete(outside)
         admin.close()
+
+
+def test_async_fixture_on_a_cluster_says_what_to_use(
+    engines: Engines, pytester: pytest.Pytester
+) -> None:
+    """panic_async_redis on a cluster URL is refused by name, not left unjournaled."""
+    url = engines.get("cluster").url
+    pytester.makepyfile("def test_async(panic_async_redis):\n    pass\n")
+    result = pytester.runpytest_subprocess(f"--panicquota-redis-url={url}")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"E   *PanicquotaError: panic_async_redis needs a standalone server URL, got the "
+            f"cluster URL '{url}': its writes could not be journaled there yet; use panic_redis*"
+        ]
+    )
