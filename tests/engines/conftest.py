@@ -9,7 +9,7 @@ fails under ``CI``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -95,6 +95,3 @@ def library(request: pytest.FixtureRequest) -> str:
 def store_url(engine: Topology, library: str) -> str:
     """Return the URL of the engine for the library."""
     return url_for(engine, library)
-
-
-Starter = Callable[[str, str], Topology]
