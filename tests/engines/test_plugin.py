@@ -24,6 +24,7 @@ def write(worker):
     client = worker.redis()
     client.set(f"{{CREATED}}:worker:{{worker.index}}", worker.index)
     client.set(f"{{worker.key_prefix}}:worker:{{worker.index}}", 1)
+    client.set(OUTSIDE, f"worker {{worker.index}}")  # saved by the test already
     client.close()
     return worker.index
 

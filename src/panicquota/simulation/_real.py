@@ -279,7 +279,7 @@ def _raise_on_refusals(
     breakers = sum(1 for count, _ in refused if count)
     if not breakers:
         return
-    reason = next((reason for count, reason in refused if count and reason), "see the log")
+    reason = next(reason for count, reason in refused if count)
     raise RealModeError(
         f"the store at {redis_url} refused the breaker's calls during the run "
         f"({breakers} of {len(refused)} breakers): {reason}; their decisions were the "

@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from panicquota.policy import AdaptivePanicQuota
 from panicquota.simulation._agreement import Checkpoint
@@ -236,8 +236,9 @@ class RefusalCounter(logging.Filter):
             and msg.startswith(_STORE_FAILURE_MESSAGE)
         ):
             self.count += 1
-            if self.first is None and isinstance(record.args, tuple) and len(record.args) > 1:
-                self.first = str(record.args[1])
+            if self.first is None:
+                # The message's arguments: (prefix, the problem in words, backoff).
+                self.first = str(cast("tuple[object, ...]", record.args)[1])
         return True
 
 
