@@ -17,7 +17,7 @@ import contextlib
 from typing import Any
 
 from panicquota.errors import PanicquotaError
-from pytest_panicquota._journal import KeyJournal
+from pytest_panicquota._journal import KeyJournal, redis_py_url
 
 __all__ = ["close_sockets", "tracking_async_client"]
 
@@ -148,6 +148,7 @@ def tracking_async_client(url: str, journal: KeyJournal, sync_twin: Any) -> Any:
     """
     from panicquota.breaker._urls import parse_store_url
 
+    url = redis_py_url(url)
     topology = parse_store_url(url).topology
     if topology != "standalone":
         raise PanicquotaError(

@@ -308,6 +308,14 @@ def _topology(url: str) -> str:
     return parse_store_url(url).topology
 
 
+def redis_py_url(url: str) -> str:
+    """Return *url* for redis-py: the journal's clients are redis-py's, on Valkey servers too."""
+    scheme, sep, rest = url.partition("://")
+    if scheme.lower().startswith("valkey"):
+        return "redis" + scheme[len("valkey") :] + sep + rest
+    return url
+
+
 def _server_by_url(url: str) -> _Server:
     """The journal's view of a Cluster or a Sentinel group, made from the test's URL."""
     from redis._parsers.commands import CommandsParser
@@ -438,6 +446,7 @@ def tracking_client(url: str, journal: KeyJournal) -> Any:
     Sentinel group's master (``redis+sentinel://``), as
     :func:`panicquota.breaker.connect` reads it.
     """
+    url = redis_py_url(url)
     topology = _topology(url)
     if topology == "standalone":
         client = tracking_client_class().from_url(url)

@@ -7,8 +7,9 @@ import uuid
 import pytest
 
 from panicquota.breaker import connect
+from pytest_panicquota._journal import KeyJournal, tracking_client
 
-from .conftest import Engines
+from .conftest import Engines, url_for
 
 SUITE = """
 import pytest
@@ -91,3 +92,23 @@ def test_async_fixture_on_a_cluster_says_what_to_use(
             f"cluster URL '{url}': its writes could not be journaled there yet; use panic_redis*"
         ]
     )
+
+
+@pytest.mark.parametrize("name", ["valkey8", "sentinel"])
+def test_journal_on_a_valkey_url(engines: Engines, name: str) -> None:
+    """A valkey:// URL is journaled through redis-py: a key written is deleted by the restore."""
+    url = url_for(engines.get(name), "valkey")
+    prefix = f"panicquota-test:engines:{uuid.uuid4().hex}"
+    outside = f"pq-engines-valkey:{uuid.uuid4().hex}"
+    journal = KeyJournal(prefix)
+    client = tracking_client(url, journal)
+    try:
+        assert client.panic_url == url.replace("valkey", "redis", 1)
+        client.set(outside, 1)
+        client.set(f"{prefix}:own", 1)
+        assert journal.restore(client) == []
+        journal.delete_prefix(client)
+        assert (client.exists(outside), client.exists(f"{prefix}:own")) == (0, 0)
+    finally:
+        client.delete(outside)
+        client.close()
