@@ -11,6 +11,7 @@ import pytest
 from panicquota.breaker import (
     AsyncVIXCircuitBreaker,
     MissingDependencyError,
+    StoreUnavailableError,
     VIXCircuitBreaker,
     connect,
     connect_async,
@@ -181,3 +182,17 @@ def test_url_credentials_and_tls_reach_master_and_sentinels() -> None:
         assert sentinel_kwargs["socket_timeout"] == 2.0
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("scheme", ["redis", "valkey"])
+def test_an_unreachable_cluster_is_a_store_error_when_built(scheme: str) -> None:
+    """A sync cluster client reads the slots map when built: no node answering says so."""
+    url = f"{scheme}+cluster://127.0.0.1:1"
+    with pytest.raises(StoreUnavailableError) as caught:
+        VIXCircuitBreaker.from_url(url)
+    message = str(caught.value)
+    assert message.startswith(f"cannot reach the cluster at {url!r} (")
+    assert message.endswith(
+        "a sync cluster client reads the slots map when it is built, so build it once a "
+        "start-up node answers (connect_async reads it on first use instead)"
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from panicquota.breaker._types import MissingDependencyError
+from panicquota.breaker._types import MissingDependencyError, StoreUnavailableError
 from panicquota.breaker._urls import StoreUrl, parse_store_url
 
 if TYPE_CHECKING:
@@ -76,9 +76,17 @@ def _build(url: str, socket_timeout: float, options: dict[str, Any], asyncio: bo
         if parsed.library == "valkey":
             # valkey-py's cluster retries through its own counter, not `retry`.
             options.setdefault("cluster_error_retry_attempts", 1)
-        return getattr(cluster, client_class)(
-            startup_nodes=nodes, **_auth(parsed, {**query, **options})
-        )
+        build = getattr(cluster, client_class)
+        if asyncio:  # reads the topology on first use
+            return build(startup_nodes=nodes, **_auth(parsed, {**query, **options}))
+        try:
+            return build(startup_nodes=nodes, **_auth(parsed, {**query, **options}))
+        except Exception as error:  # RedisClusterException, ValkeyError, OSError...
+            raise StoreUnavailableError(
+                f"cannot reach the cluster at {url!r} ({type(error).__name__}: {error}): a "
+                "sync cluster client reads the slots map when it is built, so build it once a "
+                "start-up node answers (connect_async reads it on first use instead)"
+            ) from error
     sentinel_module = _module(pkg, ".sentinel")
     node_options = _auth(parsed, {**query, **options})
     node_options.setdefault("db", parsed.db)
@@ -140,6 +148,8 @@ def connect(url: str, *, socket_timeout: float = DEFAULT_SOCKET_TIMEOUT, **optio
     Raises:
         InvalidArgumentError: *url* is not a store URL.
         MissingDependencyError: the URL's client library is not installed.
+        StoreUnavailableError: no start-up node of a cluster URL answered (a
+            sync cluster client reads the slots map when it is built).
     """
     return _build(url, socket_timeout, options, asyncio=False)
 
