@@ -196,3 +196,14 @@ def test_an_unreachable_cluster_is_a_store_error_when_built(scheme: str) -> None
         "a sync cluster client reads the slots map when it is built, so build it once a "
         "start-up node answers (connect_async reads it on first use instead)"
     )
+
+
+def test_an_unreachable_cluster_serves_the_fail_safe_to_an_async_breaker() -> None:
+    """The asyncio cluster client reads the slots map on first use: get_ttl serves FAIL_SAFE."""
+
+    async def decide() -> tuple[object, object]:
+        async with AsyncVIXCircuitBreaker.from_url("redis+cluster://127.0.0.1:1") as breaker:
+            ttl, _, meta = await breaker.get_ttl(60)
+            return ttl, meta["source"]
+
+    assert asyncio.run(decide()) == (60, "FAIL_SAFE")
