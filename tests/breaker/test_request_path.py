@@ -26,9 +26,9 @@ from .slowlink import SlowLink
 from .support import RedisServer, free_port, unique_prefix
 
 LIGUE_1 = {"league": "Ligue 1"}
-#: The documented bound is max_wait (50 ms); the rest is headroom for a
+#: The documented bound is max_wait (20 ms); the rest is headroom for a
 #: loaded 2-core CI machine scheduling the threads.
-BOUND = 0.05
+BOUND = 0.02
 HEADROOM = 0.15
 CTX = multiprocessing.get_context("spawn")
 
@@ -67,7 +67,7 @@ def serve(breakers: list[Any], seconds: float) -> list[list[tuple[float, Any]]]:
 def test_a_hang_never_holds_a_request_whatever_the_client(
     server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """SIGSTOP for 3 s: redis.Redis() defaults and connect() both answer within the bound."""
+    """SIGSTOP for 4 s: redis.Redis() defaults and connect() both answer within the bound."""
     prefix = tier2_panic(server)
     clients = [redis.Redis(port=server.port), connect(server.url)]
     breakers = [VIXCircuitBreaker(c, key_prefix=prefix) for c in clients]
@@ -75,7 +75,7 @@ def test_a_hang_never_holds_a_request_whatever_the_client(
     caplog.set_level(logging.WARNING, "panicquota.breaker")
     server.pause()
     try:
-        during = serve(breakers, 3.0)
+        during = serve(breakers, 4.0)
     finally:
         server.resume()
     after = serve(breakers, 3.0)
@@ -126,7 +126,7 @@ def test_a_forked_worker_refreshes_on_its_own(server: RedisServer) -> None:
     """A pre-fork server: the child of a process whose refresher ran reads Redis itself."""
     prefix = tier2_panic(server)
     client = connect(server.url)
-    breaker = VIXCircuitBreaker(client, key_prefix=prefix, max_staleness=0)
+    breaker = VIXCircuitBreaker(client, key_prefix=prefix, max_staleness=0, max_wait=5.0)
     assert breaker.get_ttl(60, LIGUE_1)[2]["source"] == StateSource.FRESH
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded process

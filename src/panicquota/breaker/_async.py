@@ -37,6 +37,7 @@ class AsyncVIXCircuitBreaker(BreakerBase):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._first_call = True
+        self._task_began = 0.0
         return None
 
     @classmethod
@@ -144,11 +145,16 @@ class AsyncVIXCircuitBreaker(BreakerBase):
         task = self._task
         if task is None or task.done():
             task = self._task = asyncio.get_running_loop().create_task(self._refresh_round())
+            self._task_began = time.monotonic()
         first, self._first_call = self._first_call and not before.known, False
-        # Only a worker's very first call may wait for its first read longer.
-        wait = self._first_wait if first else self._max_wait
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(task), wait)
+        # Only a worker's very first call may wait for its first read longer;
+        # the wait counts from the read's start, so a hung read is waited
+        # for by the calls of its first *max_wait* only.
+        budget = self._first_wait if first else self._max_wait
+        left = self._task_began + budget - time.monotonic()
+        if left > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), left)
         # Read by this call (or since it began): its decision is FRESH.
         return self._core.snapshot is not before
 

@@ -26,7 +26,7 @@ STORE_ERRORS = (Exception,)
 #: The longest a get_ttl call waits for Redis (seconds): the request-path
 #: bound. The read runs off the request path (a thread, or a task); a call
 #: that would wait longer serves the last known state (or the fail-safe).
-DEFAULT_MAX_WAIT = 0.05
+DEFAULT_MAX_WAIT = 0.02
 #: The longest a worker's very first call waits for its first read (seconds):
 #: a new connection costs a few round trips (connect, script load), and a
 #: worker that waits a little serves the real tier instead of the fail-safe.

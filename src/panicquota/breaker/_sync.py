@@ -90,6 +90,7 @@ class VIXCircuitBreaker(BreakerBase):
         self._guard = threading.Lock()  # never held across a Redis call
         self._wanted = threading.Event()
         self._round: threading.Event | None = None
+        self._round_began = 0.0
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._first_call = True
@@ -212,11 +213,16 @@ class VIXCircuitBreaker(BreakerBase):
     # -- the refresher thread: Redis reads off the request path ------------
 
     def _wait_for_refresh(self, before: Snapshot) -> bool:
-        """Have the refresher read the state; wait at most *max_wait*; True if it did."""
+        """Have the refresher read the state; wait at most *max_wait*; True if it did.
+
+        The wait is counted from when the read was requested: once a read has
+        taken longer than *max_wait*, later calls do not wait for it at all.
+        """
         with self._guard:
             done = self._round
             if done is None:
                 done = self._round = threading.Event()
+                self._round_began = time.monotonic()
                 self._wanted.set()
                 if self._thread is None:
                     self._thread = threading.Thread(
@@ -226,9 +232,13 @@ class VIXCircuitBreaker(BreakerBase):
                         daemon=True,
                     )
                     self._thread.start()
+            began = self._round_began
         first, self._first_call = self._first_call and not before.known, False
         # Only a worker's very first call may wait for its first read longer.
-        done.wait(self._first_wait if first else self._max_wait)
+        budget = self._first_wait if first else self._max_wait
+        left = began + budget - time.monotonic()
+        if left > 0:
+            done.wait(left)
         # Read by this call (or since it began): its decision is FRESH.
         return self._core.snapshot is not before
 
