@@ -10,7 +10,7 @@ from typing import Any, Self
 
 from panicquota._validate import require_number
 from panicquota.breaker._base import STORE_ERRORS, AsyncScript, BreakerBase
-from panicquota.breaker._core import Flow, Snapshot, logger
+from panicquota.breaker._core import SLOW_READ, Flow, Snapshot, logger
 from panicquota.breaker._types import StoreUnavailableError, TierTransition
 from panicquota.decision import Decision
 from panicquota.policy import AdaptivePanicQuota
@@ -151,19 +151,19 @@ class AsyncVIXCircuitBreaker(BreakerBase):
         # the wait counts from the read's start, so a hung read is waited
         # for by the calls of its first *max_wait* only.
         budget = self._first_wait if first else self._max_wait
-        left = self._task_began + budget - time.monotonic()
-        if left > 0:
+        waited = time.monotonic() - self._task_began
+        if waited < budget:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), left)
+                await asyncio.wait_for(asyncio.shield(task), budget - waited)
+        elif waited >= SLOW_READ:
+            self._core.read_hangs(waited)
         # Read by this call (or since it began): its decision is FRESH.
         return self._core.snapshot is not before
 
     async def _refresh_round(self) -> None:
         core = self._core
         async with self._get_lock():
-            mono = core.mono()
-            if not core.is_fresh(mono) and not core.in_backoff(mono):
-                await self._attempt(core.refresh_flow(core.clock()))
+            await self._attempt(core.refresh_flow(core.clock()))
 
     # -- running flows: the one place where Redis errors are caught ----------
 

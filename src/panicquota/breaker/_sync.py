@@ -10,7 +10,7 @@ from typing import Any, Self
 
 from panicquota._validate import require_number
 from panicquota.breaker._base import STORE_ERRORS, BreakerBase, Script
-from panicquota.breaker._core import Flow, Snapshot, logger
+from panicquota.breaker._core import SLOW_READ, Flow, Snapshot, logger
 from panicquota.breaker._types import StoreUnavailableError, TierTransition
 from panicquota.decision import Decision
 from panicquota.policy import AdaptivePanicQuota
@@ -236,9 +236,11 @@ class VIXCircuitBreaker(BreakerBase):
         first, self._first_call = self._first_call and not before.known, False
         # Only a worker's very first call may wait for its first read longer.
         budget = self._first_wait if first else self._max_wait
-        left = began + budget - time.monotonic()
-        if left > 0:
-            done.wait(left)
+        waited = time.monotonic() - began
+        if waited < budget:
+            done.wait(budget - waited)
+        elif waited >= SLOW_READ:
+            self._core.read_hangs(waited)
         # Read by this call (or since it began): its decision is FRESH.
         return self._core.snapshot is not before
 
@@ -250,18 +252,14 @@ class VIXCircuitBreaker(BreakerBase):
                 return False
             self._wanted.clear()
             done = self._round
+        assert done is not None  # requested with _wanted, under the guard
         try:
-            core = self._core
             with self._lock:
-                mono = core.mono()
-                if not core.is_fresh(mono) and not core.in_backoff(mono):
-                    self._attempt(core.refresh_flow(core.clock()))
+                self._attempt(self._core.refresh_flow(self._core.clock()))
         finally:
             with self._guard:
-                if self._round is done:
-                    self._round = None
-            if done is not None:
-                done.set()
+                self._round = None
+            done.set()
         return True
 
     # -- running flows: the one place where Redis errors are caught ----------
