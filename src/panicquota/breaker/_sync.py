@@ -40,12 +40,17 @@ class VIXCircuitBreaker(BreakerBase):
     from the same start agree exactly. One read per second per process is
     nothing for Redis.
 
-    When Redis is down or slow, no call raises into the request path: the
-    breaker serves the last state it read (``meta["source"]`` is ``STALE``),
-    logs once per outage, retries at most every 2 s (on its own clock), and
-    recovers by itself. Build the client with short socket timeouts and no
-    retries (:func:`panicquota.breaker.connect` does) so the one call per retry
-    interval that meets the outage does not block for long. A worker that never
+    Redis is read off the request path, by a background thread started on
+    first need (a new one in a forked child): a call that finds the snapshot
+    stale asks it for a read and waits at most *max_wait* (20 ms), counted
+    from when the read began, so a read that hangs delays only the calls of
+    its first 20 ms, whatever client was passed (``redis.Redis()`` at its
+    defaults waits for ever). A worker's very first call may wait up to 1 s
+    for its first read. When Redis is down or slow, no call raises into the
+    request path, whatever the client raises: the breaker serves the last
+    state it read (``meta["source"]`` is ``STALE``), logs once per outage (a
+    failed call, or a read unanswered for 2 s), retries at most every 2 s (on
+    a monotonic clock), and recovers by itself. A worker that never
     read any state while Redis is down serves the fail-safe: no panic
     (``normal_ttl``), or *fail_safe_ttl* if given (``meta["source"]`` is
     ``FAIL_SAFE``). Turning caching off for every request because Redis is
@@ -56,8 +61,9 @@ class VIXCircuitBreaker(BreakerBase):
         redis: a redis-py compatible client (redis-py, valkey-py, fakeredis).
         quota: the policy (default: ``AdaptivePanicQuota()``).
         key_prefix: the prefix of every key the breaker uses.
-        clock: a callable returning epoch seconds (default: the system clock);
-            staleness, backoff and the calm period are measured on it.
+        clock: a callable returning epoch seconds (default: the system clock).
+            With the default, staleness, backoff and the calm period are
+            measured on ``time.monotonic``; an injected clock drives them too.
         time_source: ``"local"`` (the clock) or ``"redis"``: the server's
             ``TIME``, through an offset measured at each read, so hosts with
             skewed clocks agree at no extra round trip.
@@ -72,7 +78,13 @@ class VIXCircuitBreaker(BreakerBase):
             down (default: none, the normal TTL).
         max_clock_skew: a start at most this many seconds in the future is
             accepted as "just started" (flagged ``meta["clamped"]``); a later
-            one is treated as corrupt and repaired.
+            one is treated as corrupt and repaired. "Now" is the later of
+            this worker's clock and Redis's ``TIME``: a host whose clock is
+            behind never rewrites a good start.
+        max_panic_age: a start older than this (default 7 days, the life of
+            the transition keys), or before 2000, is corrupt: ignored with a
+            warning and repaired.
+        max_wait: the longest :meth:`get_ttl` waits for Redis (seconds).
         on_transition: a first listener (see :meth:`add_listener`).
         metrics: a :class:`~panicquota.breaker.BreakerMetrics` to record into.
 
