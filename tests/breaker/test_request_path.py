@@ -23,9 +23,11 @@ from typing import Any
 import fakeredis
 import pytest
 import redis
+from prometheus_client import CollectorRegistry
 
 from panicquota.breaker import (
     AsyncVIXCircuitBreaker,
+    BreakerMetrics,
     StateSource,
     VIXCircuitBreaker,
     _async,
@@ -337,3 +339,42 @@ def test_dropping_idle_connections_of_another_loop_tolerates_any_client() -> Non
     client = type("Client", (), {"connection_pool": pool})()
     _async._drop_idle_connections(client)
     assert pool._available_connections == []
+
+
+def test_a_hung_read_marks_the_store_down_in_the_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The outage a hung read starts sets panicquota_store_up to 0, the answer back to 1."""
+    monkeypatch.setattr(_sync, "SLOW_READ", 0.05)
+    registry = CollectorRegistry()
+    breaker = VIXCircuitBreaker(
+        fakeredis.FakeRedis(), max_staleness=0, metrics=BreakerMetrics(registry)
+    )
+    breaker.get_ttl(60)
+    read = breaker._scripts["read"]
+    release = threading.Event()
+    breaker._scripts["read"] = lambda **kwargs: release.wait(10) and read(**kwargs)
+    breaker.get_ttl(60)
+    time.sleep(0.1)
+    breaker.get_ttl(60)
+    down = registry.get_sample_value("panicquota_store_up")
+    release.set()
+    for _ in range(200):
+        if breaker._round is None:
+            break
+        time.sleep(0.01)
+    assert (down, registry.get_sample_value("panicquota_store_up")) == (0.0, 1.0)
+
+
+def test_a_transport_without_a_socket_attribute_is_only_aborted() -> None:
+    """Dropping a connection whose transport fails to abort and has no _sock raises nothing."""
+    aborted: list[bool] = []
+
+    class Transport:
+        def abort(self) -> None:
+            aborted.append(True)
+            raise RuntimeError("Event loop is closed")
+
+    writer = type("Writer", (), {"transport": Transport()})()
+    connection = type("C", (), {"_writer": writer, "_reader": object()})()
+    pool = type("Pool", (), {"_available_connections": [connection]})()
+    _async._drop_idle_connections(type("Client", (), {"connection_pool": pool})())
+    assert (aborted, connection._writer, connection._reader) == ([True], None, None)
