@@ -116,7 +116,7 @@ class BreakerBase:
         fail_safe_ttl: float | None = None,
         max_clock_skew: float = 60.0,
         max_panic_age: float = MAX_PANIC_AGE,
-        max_wait: float = DEFAULT_MAX_WAIT,
+        max_wait: float | None = None,
         on_transition: Listener | None = None,
         metrics: BreakerMetrics | None = None,
     ) -> None:
@@ -136,7 +136,9 @@ class BreakerBase:
             on_transition=on_transition,
             metrics=metrics,
         )
-        self._max_wait = float(require_number("max_wait", max_wait))
+        # None: DEFAULT_MAX_WAIT, read now (so a test suite may lengthen it).
+        wait = DEFAULT_MAX_WAIT if max_wait is None else max_wait
+        self._max_wait = float(require_number("max_wait", wait))
         self._first_wait = max(self._max_wait, FIRST_WAIT)
         self._redis = redis
         self._scripts = {name: self._script(src) for name, src in SCRIPTS.items()}

@@ -84,7 +84,8 @@ class VIXCircuitBreaker(BreakerBase):
         max_panic_age: a start older than this (default 7 days, the life of
             the transition keys), or before 2000, is corrupt: ignored with a
             warning and repaired.
-        max_wait: the longest :meth:`get_ttl` waits for Redis (seconds).
+        max_wait: the longest :meth:`get_ttl` waits for Redis, in seconds
+            (default: 0.02).
         on_transition: a first listener (see :meth:`add_listener`).
         metrics: a :class:`~panicquota.breaker.BreakerMetrics` to record into.
 
