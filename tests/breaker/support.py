@@ -160,7 +160,6 @@ class Factory:
     def __call__(self, **options: Any) -> Any:
         options.setdefault("key_prefix", self.backend.prefix)
         options.setdefault("clock", self.clock)
-        options.setdefault("max_wait", 10.0)
         if self.runner is None:
             return VIXCircuitBreaker(self.backend.client, **options)
         client = self.backend.new_async_client()

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import fakeredis
 import pytest
 
 from panicquota.breaker import TierTransition, VIXCircuitBreaker, connect
@@ -149,3 +150,21 @@ def test_real_eviction_keeps_every_promise(evicting: tuple[RedisServer, str]) ->
     evicted = client.info("stats")["evicted_keys"]
     client.close()
     assert evicted > 1000
+
+
+def test_a_missing_counter_keeps_the_activation_this_worker_knew() -> None:
+    """A read returning the known start without a counter delivers no transition again."""
+    delivered: list[TierTransition] = []
+    clock = ManualClock(T0)
+    breaker = VIXCircuitBreaker(
+        fakeredis.FakeRedis(), clock=clock, on_transition=delivered.append, max_wait=5.0
+    )
+    breaker.trip()
+    clock.advance(minutes=35)
+    assert breaker.get_ttl(60, LIGUE_1)[2]["tier"] == 2
+    before = len(delivered)
+    breaker._scripts["read"] = lambda **_: [b"1800000000.000000", None, 0, b"1800002100", b"0"]
+    for _ in range(3):
+        clock.advance(seconds=2)
+        assert breaker.get_ttl(60, LIGUE_1)[2]["tier"] == 2
+    assert len(delivered) == before

@@ -11,7 +11,7 @@ from typing import Any, Self
 
 from panicquota._validate import require_number
 from panicquota.breaker._base import STORE_ERRORS, AsyncScript, BreakerBase
-from panicquota.breaker._core import Flow, Snapshot, logger
+from panicquota.breaker._core import SLOW_READ, Flow, Snapshot, logger
 from panicquota.breaker._types import StoreUnavailableError, TierTransition
 from panicquota.decision import Decision
 from panicquota.policy import AdaptivePanicQuota
@@ -38,6 +38,7 @@ class AsyncVIXCircuitBreaker(BreakerBase):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._first_call = True
+        self._task_began = 0.0
         return None
 
     @classmethod
@@ -166,20 +167,25 @@ class AsyncVIXCircuitBreaker(BreakerBase):
         task = self._task
         if task is None or task.done():
             task = self._task = asyncio.get_running_loop().create_task(self._refresh_round())
+            self._task_began = time.monotonic()
         first, self._first_call = self._first_call and not before.known, False
-        # Only a worker's very first call may wait for its first read longer.
-        wait = self._first_wait if first else self._max_wait
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(task), wait)
+        # Only a worker's very first call may wait for its first read longer;
+        # the wait counts from the read's start, so a hung read is waited
+        # for by the calls of its first *max_wait* only.
+        budget = self._first_wait if first else self._max_wait
+        waited = time.monotonic() - self._task_began
+        if waited < budget:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), budget - waited)
+        elif waited >= SLOW_READ:
+            self._core.read_hangs(waited)
         # Read by this call (or since it began): its decision is FRESH.
         return self._core.snapshot is not before
 
     async def _refresh_round(self) -> None:
         core = self._core
         async with self._get_lock():
-            mono = core.mono()
-            if not core.is_fresh(mono) and not core.in_backoff(mono):
-                await self._attempt(core.refresh_flow(core.clock()))
+            await self._attempt(core.refresh_flow(core.clock()))
 
     # -- running flows: the one place where Redis errors are caught ----------
 

@@ -29,7 +29,7 @@ STORE_ERRORS = (Exception,)
 #: The longest a get_ttl call waits for Redis (seconds): the request-path
 #: bound. The read runs off the request path (a thread, or a task); a call
 #: that would wait longer serves the last known state (or the fail-safe).
-DEFAULT_MAX_WAIT = 0.05
+DEFAULT_MAX_WAIT = 0.02
 #: The longest a worker's very first call waits for its first read (seconds):
 #: a new connection costs a few round trips (connect, script load), and a
 #: worker that waits a little serves the real tier instead of the fail-safe.
@@ -140,7 +140,7 @@ class BreakerBase:
         fail_safe_ttl: float | None = None,
         max_clock_skew: float = 60.0,
         max_panic_age: float = MAX_PANIC_AGE,
-        max_wait: float = DEFAULT_MAX_WAIT,
+        max_wait: float | None = None,
         on_transition: Listener | None = None,
         metrics: BreakerMetrics | None = None,
     ) -> None:
@@ -167,7 +167,9 @@ class BreakerBase:
             on_transition=on_transition,
             metrics=metrics,
         )
-        self._max_wait = float(require_number("max_wait", max_wait))
+        # None: DEFAULT_MAX_WAIT, read now (so a test suite may lengthen it).
+        wait = DEFAULT_MAX_WAIT if max_wait is None else max_wait
+        self._max_wait = float(require_number("max_wait", wait))
         self._first_wait = max(self._max_wait, FIRST_WAIT)
         self._redis = redis
         self._scripts = {name: self._script(src) for name, src in SCRIPTS.items()}

@@ -48,6 +48,9 @@ JUST_STARTED: Final = 1e-9
 #: and a recovered Redis is used again within BACKOFF_MAX seconds.
 BACKOFF_FIRST: Final = 0.25
 BACKOFF_MAX: Final = 2.0
+#: A read still unanswered after this long (seconds) starts an outage, even
+#: if the client would wait for ever (redis.Redis() has no socket timeout).
+SLOW_READ: Final = 2.0
 #: How long the keys that elect a transition's deliverer live: longer than
 #: any panic, short enough not to pile up.
 TRANSITION_KEY_TTL: Final = 7 * 86400
@@ -361,6 +364,21 @@ class BreakerCore:
         if self.metrics is not None:
             self.metrics.store_up(up=False)
         return problem
+
+    def read_hangs(self, seconds: float) -> None:
+        """Record a read unanswered for *seconds*: the start of an outage, logged once."""
+        if self.outage_since is not None:
+            return
+        self.outage_since = self.mono()
+        logger.warning(
+            "breaker %r: Redis has not answered a read for %.1f s; serving the last known "
+            "state (a client without socket_timeout waits as long as the server hangs: "
+            "connect() sets one)",
+            self.keys.prefix,
+            seconds,
+        )
+        if self.metrics is not None:
+            self.metrics.store_up(up=False)
 
     def store_succeeded(self) -> None:
         """Record a Redis round trip that succeeded: end the outage, if any."""

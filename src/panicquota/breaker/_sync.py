@@ -11,7 +11,7 @@ from typing import Any, Self
 
 from panicquota._validate import require_number
 from panicquota.breaker._base import STORE_ERRORS, BreakerBase, Script
-from panicquota.breaker._core import Flow, Snapshot, logger
+from panicquota.breaker._core import SLOW_READ, Flow, Snapshot, logger
 from panicquota.breaker._types import StoreUnavailableError, TierTransition
 from panicquota.decision import Decision
 from panicquota.policy import AdaptivePanicQuota
@@ -42,12 +42,17 @@ class VIXCircuitBreaker(BreakerBase):
     from the same start agree exactly. One read per second per process is
     nothing for Redis.
 
-    When Redis is down or slow, no call raises into the request path: the
-    breaker serves the last state it read (``meta["source"]`` is ``STALE``),
-    logs once per outage, retries at most every 2 s (on its own clock), and
-    recovers by itself. Build the client with short socket timeouts and no
-    retries (:func:`panicquota.breaker.connect` does) so the one call per retry
-    interval that meets the outage does not block for long. A worker that never
+    Redis is read off the request path, by a background thread started on
+    first need (a new one in a forked child): a call that finds the snapshot
+    stale asks it for a read and waits at most *max_wait* (20 ms), counted
+    from when the read began, so a read that hangs delays only the calls of
+    its first 20 ms, whatever client was passed (``redis.Redis()`` at its
+    defaults waits for ever). A worker's very first call may wait up to 1 s
+    for its first read. When Redis is down or slow, no call raises into the
+    request path, whatever the client raises: the breaker serves the last
+    state it read (``meta["source"]`` is ``STALE``), logs once per outage (a
+    failed call, or a read unanswered for 2 s), retries at most every 2 s (on
+    a monotonic clock), and recovers by itself. A worker that never
     read any state while Redis is down serves the fail-safe: no panic
     (``normal_ttl``), or *fail_safe_ttl* if given (``meta["source"]`` is
     ``FAIL_SAFE``). Turning caching off for every request because Redis is
@@ -60,8 +65,9 @@ class VIXCircuitBreaker(BreakerBase):
             :meth:`from_url`.
         quota: the policy (default: ``AdaptivePanicQuota()``).
         key_prefix: the prefix of every key the breaker uses.
-        clock: a callable returning epoch seconds (default: the system clock);
-            staleness, backoff and the calm period are measured on it.
+        clock: a callable returning epoch seconds (default: the system clock).
+            With the default, staleness, backoff and the calm period are
+            measured on ``time.monotonic``; an injected clock drives them too.
         time_source: ``"local"`` (the clock) or ``"redis"``: the server's
             ``TIME``, through an offset measured at each read, so hosts with
             skewed clocks agree at no extra round trip.
@@ -76,7 +82,14 @@ class VIXCircuitBreaker(BreakerBase):
             down (default: none, the normal TTL).
         max_clock_skew: a start at most this many seconds in the future is
             accepted as "just started" (flagged ``meta["clamped"]``); a later
-            one is treated as corrupt and repaired.
+            one is treated as corrupt and repaired. "Now" is the later of
+            this worker's clock and Redis's ``TIME``: a host whose clock is
+            behind never rewrites a good start.
+        max_panic_age: a start older than this (default 7 days, the life of
+            the transition keys), or before 2000, is corrupt: ignored with a
+            warning and repaired.
+        max_wait: the longest :meth:`get_ttl` waits for Redis, in seconds
+            (default: 0.02).
         on_transition: a first listener (see :meth:`add_listener`).
         metrics: a :class:`~panicquota.breaker.BreakerMetrics` to record into.
 
@@ -94,6 +107,7 @@ class VIXCircuitBreaker(BreakerBase):
         self._guard = threading.Lock()  # never held across a Redis call
         self._wanted = threading.Event()
         self._round: threading.Event | None = None
+        self._round_began = 0.0
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._first_call = True
@@ -237,11 +251,16 @@ class VIXCircuitBreaker(BreakerBase):
     # -- the refresher thread: Redis reads off the request path ------------
 
     def _wait_for_refresh(self, before: Snapshot) -> bool:
-        """Have the refresher read the state; wait at most *max_wait*; True if it did."""
+        """Have the refresher read the state; wait at most *max_wait*; True if it did.
+
+        The wait is counted from when the read was requested: once a read has
+        taken longer than *max_wait*, later calls do not wait for it at all.
+        """
         with self._guard:
             done = self._round
             if done is None:
                 done = self._round = threading.Event()
+                self._round_began = time.monotonic()
                 self._wanted.set()
                 if self._thread is None:
                     self._thread = threading.Thread(
@@ -251,9 +270,15 @@ class VIXCircuitBreaker(BreakerBase):
                         daemon=True,
                     )
                     self._thread.start()
+            began = self._round_began
         first, self._first_call = self._first_call and not before.known, False
         # Only a worker's very first call may wait for its first read longer.
-        done.wait(self._first_wait if first else self._max_wait)
+        budget = self._first_wait if first else self._max_wait
+        waited = time.monotonic() - began
+        if waited < budget:
+            done.wait(budget - waited)
+        elif waited >= SLOW_READ:
+            self._core.read_hangs(waited)
         # Read by this call (or since it began): its decision is FRESH.
         return self._core.snapshot is not before
 
@@ -265,18 +290,14 @@ class VIXCircuitBreaker(BreakerBase):
                 return False
             self._wanted.clear()
             done = self._round
+        assert done is not None  # requested with _wanted, under the guard
         try:
-            core = self._core
             with self._lock:
-                mono = core.mono()
-                if not core.is_fresh(mono) and not core.in_backoff(mono):
-                    self._attempt(core.refresh_flow(core.clock()))
+                self._attempt(self._core.refresh_flow(self._core.clock()))
         finally:
             with self._guard:
-                if self._round is done:
-                    self._round = None
-            if done is not None:
-                done.set()
+                self._round = None
+            done.set()
         return True
 
     # -- running flows: the one place where Redis errors are caught ----------
