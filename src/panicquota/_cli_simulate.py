@@ -239,22 +239,41 @@ def _wrote(what: str, path: str, quiet: bool) -> None:
 
 @contextlib.contextmanager
 def _run_logging() -> Iterator[None]:
-    """Silence the breaker's logs and show the simulator's warnings on stderr, for the run."""
-    # The breaker logs every trip, tier change and reset; the report already
-    # shows them, and thousands of lines would bury the table.
+    """Show the breaker's and the simulator's warnings and errors on stderr, for the run."""
+    # The breaker logs every trip, tier change and reset as a warning; the
+    # report already shows them, and thousands of lines would bury the table.
+    # Its other warnings (an outage, a repair) and errors (a store refusing
+    # its scripts) are what the user must see.
     breaker = logging.getLogger("panicquota.breaker")
     level = breaker.level
-    breaker.setLevel(logging.ERROR)
+    breaker.setLevel(logging.WARNING)
+    breaker_handler = _stderr_handler()
+    breaker_handler.addFilter(_not_routine)
+    breaker.addHandler(breaker_handler)
     # The simulator logs what the report cannot carry (a cleanup that failed
     # on the way out of an error): the library keeps its logs to itself, the
     # command line shows them.
     simulator = logging.getLogger("panicquota.simulation")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.WARNING)
-    handler.setFormatter(logging.Formatter("panicquota simulate: %(levelname)s: %(message)s"))
+    handler = _stderr_handler()
     simulator.addHandler(handler)
     try:
         yield
     finally:
         simulator.removeHandler(handler)
+        breaker.removeHandler(breaker_handler)
         breaker.setLevel(level)
+
+
+#: The breaker's announcements of the panic's course, which the report shows.
+_ROUTINE = ("panic %s for breaker", "panic of breaker %r (started", "breaker %r: %s tier")
+
+
+def _stderr_handler() -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("panicquota simulate: %(levelname)s: %(message)s"))
+    return handler
+
+
+def _not_routine(record: logging.LogRecord) -> bool:
+    return not (isinstance(record.msg, str) and record.msg.startswith(_ROUTINE))

@@ -16,7 +16,8 @@ import asyncio
 import contextlib
 from typing import Any
 
-from pytest_panicquota._journal import KeyJournal
+from panicquota.errors import PanicquotaError
+from pytest_panicquota._journal import KeyJournal, redis_py_url
 
 __all__ = ["close_sockets", "tracking_async_client"]
 
@@ -145,6 +146,17 @@ def tracking_async_client(url: str, journal: KeyJournal, sync_twin: Any) -> Any:
         journal: where the test's writes are journaled.
         sync_twin: the test's tracked sync client of the same server.
     """
+    from panicquota.breaker._urls import parse_store_url
+
+    url = redis_py_url(url)
+    topology = parse_store_url(url).topology
+    if topology != "standalone":
+        raise PanicquotaError(
+            f"panic_async_redis needs a standalone server URL, got the {topology} URL {url!r}: "
+            "its writes could not be journaled there yet; use panic_redis and panic_breaker "
+            "(journaled on a Cluster and a Sentinel group), or an asyncio client of your own "
+            "(panicquota.breaker.connect_async) whose keys the test deletes"
+        )
     pool_class, client_class = _classes()
     client = client_class(connection_pool=pool_class.from_url(url))
     client.journal = journal

@@ -227,7 +227,8 @@ def _copy_db(args: tuple[Any, ...]) -> int | None:
 
 
 def _db(client: Any) -> int:
-    return int(client.connection_pool.connection_kwargs.get("db") or 0)
+    pool = getattr(client, "connection_pool", None)  # a cluster client has none: db 0
+    return int(pool.connection_kwargs.get("db") or 0) if pool is not None else 0
 
 
 def _flags(parser: Any, words: list[str], args: tuple[Any, ...]) -> list[str]:
@@ -274,6 +275,9 @@ def _server(client: Any) -> _Server:
     import redis
     from redis._parsers.commands import CommandsParser
 
+    url = getattr(client, "panic_url", None)
+    if url is not None and _topology(url) != "standalone":
+        return _server_by_url(url)
     pool = client.connection_pool
     kwargs = pool.connection_kwargs
     # Which server, database and user: stable across the clients of a session,
@@ -296,6 +300,65 @@ def _server(client: Any) -> _Server:
         parser = CommandsParser(untracked)  # type: ignore[no-untyped-call]
         _SERVERS[where] = _Server(parser, untracked, untracked.register_script(_SAVE_FIRST_STATE))
     return _SERVERS[where]
+
+
+def _topology(url: str) -> str:
+    from panicquota.breaker._urls import parse_store_url
+
+    return parse_store_url(url).topology
+
+
+def redis_py_url(url: str) -> str:
+    """Return *url* for redis-py: the journal's clients are redis-py's, on Valkey servers too."""
+    scheme, sep, rest = url.partition("://")
+    if scheme.lower().startswith("valkey"):
+        return "redis" + scheme[len("valkey") :] + sep + rest
+    return url
+
+
+def _server_by_url(url: str) -> _Server:
+    """The journal's view of a Cluster or a Sentinel group, made from the test's URL."""
+    from redis._parsers.commands import CommandsParser
+
+    from panicquota.breaker import connect
+
+    where = ("url", url)
+    if where not in _SERVERS:
+        untracked = connect(url, socket_timeout=_TIMEOUT)
+        parser = CommandsParser(untracked)  # type: ignore[no-untyped-call]
+        if _topology(url) == "cluster":
+            # The journal hash and a written key may live on different nodes:
+            # no script can touch both, so save in steps (see _save_in_steps).
+            save = _save_in_steps(untracked)
+        else:
+            save = untracked.register_script(_SAVE_FIRST_STATE)
+        _SERVERS[where] = _Server(parser, untracked, save)
+    return _SERVERS[where]
+
+
+#: Seconds the journal's and the plugin's clients of a Cluster or Sentinel wait for a reply.
+_TIMEOUT = 5.0
+
+
+def _save_in_steps(untracked: Any) -> Any:
+    """Return a ``save_first_state(keys=[journal, key])`` that needs no script (a cluster).
+
+    ``HSETNX`` keeps the first state saved, and every writer saves before it
+    writes: a state read after another process's write can only be saved
+    after that process saved the state before it, so it is never the one kept.
+    """
+
+    def save_first_state(keys: list[Any]) -> int:
+        journal, key = keys
+        if untracked.hexists(journal, key):
+            return 0
+        payload = untracked.dump(key)
+        if payload is None:
+            return int(untracked.hsetnx(journal, key, ""))
+        at = untracked.pexpiretime(key)
+        return int(untracked.hsetnx(journal, key, f"{at}:".encode() + payload))
+
+    return save_first_state
 
 
 _CLASSES: dict[str, type[Any]] = {}
@@ -341,8 +404,62 @@ def tracking_client_class() -> type[Any]:
     return TrackingRedis
 
 
+def tracking_cluster_class() -> type[Any]:
+    """Return a ``RedisCluster`` subclass whose writes are recorded in a :class:`KeyJournal`."""
+    if "cluster" in _CLASSES:
+        return _CLASSES["cluster"]
+    from redis.cluster import ClusterPipeline, RedisCluster
+
+    class TrackingClusterPipeline(ClusterPipeline):
+        journal: KeyJournal
+        tracked_by: Any
+
+        def execute_command(self, *args: Any, **options: Any) -> Any:
+            args = self.journal.before_command(self.tracked_by, args)
+            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+
+    class TrackingRedisCluster(RedisCluster):
+        """A redis-py cluster client that records, before each write, what the key held."""
+
+        journal: KeyJournal
+        panic_url: str
+
+        def execute_command(self, *args: Any, **options: Any) -> Any:
+            args = self.journal.before_command(self, args)
+            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+
+        def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
+            pipe = super().pipeline(transaction, shard_hint)  # type: ignore[no-untyped-call]
+            pipe.__class__ = TrackingClusterPipeline
+            pipe.journal = self.journal
+            pipe.tracked_by = self
+            return pipe
+
+    _CLASSES["cluster"] = TrackingRedisCluster
+    return TrackingRedisCluster
+
+
 def tracking_client(url: str, journal: KeyJournal) -> Any:
-    """Return a client of *url* that records its writes in *journal*."""
-    client = tracking_client_class().from_url(url)
+    """Return a client of *url* that records its writes in *journal*.
+
+    *url* may name a standalone server, a Cluster (``redis+cluster://``) or a
+    Sentinel group's master (``redis+sentinel://``), as
+    :func:`panicquota.breaker.connect` reads it.
+    """
+    url = redis_py_url(url)
+    topology = _topology(url)
+    if topology == "standalone":
+        client = tracking_client_class().from_url(url)
+    else:
+        from panicquota.breaker import connect
+
+        client = connect(url, socket_timeout=_TIMEOUT)
+        # The same client, journaling: the class that adds the journal to its own.
+        if topology == "cluster":
+            client.__class__ = tracking_cluster_class()
+        else:
+            base = type(client)
+            client.__class__ = type(f"Tracking{base.__name__}", (tracking_client_class(), base), {})
     client.journal = journal
+    client.panic_url = url
     return client

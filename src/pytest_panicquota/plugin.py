@@ -258,7 +258,11 @@ def panic_key_prefix(request: pytest.FixtureRequest) -> str:
     """Return a key prefix unique to this test (and xdist worker): the breaker's prefix."""
     from pytest_panicquota._fixtures import unique_prefix
 
-    return unique_prefix(os.environ.get("PYTEST_XDIST_WORKER", "main"))
+    prefix = unique_prefix(os.environ.get("PYTEST_XDIST_WORKER", "main"))
+    url = _redis_url(request.config)
+    if url is not None and url.partition("://")[0].endswith("+cluster"):
+        prefix = "{" + prefix + "}"  # on a cluster, the test's keys and journal share a slot
+    return prefix
 
 
 @pytest.fixture

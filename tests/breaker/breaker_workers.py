@@ -42,3 +42,20 @@ def decide_at(
         results.put(tuple(decisions))
     finally:
         client.close()
+
+
+def serve_for(url: str, prefix: str, seconds: float, results: Any) -> None:
+    """Serve get_ttl for *seconds* on the system clock; report (elapsed, tier, latency) of each."""
+    client = connect(url)
+    try:
+        breaker = VIXCircuitBreaker(client, key_prefix=prefix)
+        began = time.monotonic()
+        calls = []
+        while (now := time.monotonic()) - began < seconds:
+            _, _, meta = breaker.get_ttl(60, CONTEXTS[0])
+            after = time.monotonic()
+            calls.append((now - began, meta["tier"], str(meta["source"]), after - now))
+            time.sleep(0.005)
+        results.put(calls)
+    finally:
+        client.close()

@@ -12,9 +12,25 @@ from collections.abc import Iterator
 import fakeredis
 import pytest
 
-from panicquota.breaker import connect_async
+from panicquota.breaker import _base, connect_async
 
 from .support import REAL_REDIS_URL, Backend, Factory, delete_prefix
+
+#: Read before any test patches it.
+SHIPPED_MAX_WAIT = _base.DEFAULT_MAX_WAIT
+
+
+@pytest.fixture(autouse=True)
+def patient_breakers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Breakers built without max_wait wait up to 5 s: a loaded machine cannot flip FRESH."""
+    monkeypatch.setattr(_base, "DEFAULT_MAX_WAIT", 5.0)
+
+
+@pytest.fixture
+def default_wait(monkeypatch: pytest.MonkeyPatch, patient_breakers: None) -> float:
+    """The shipped max_wait default, for the tests of the request-path bound."""
+    monkeypatch.setattr(_base, "DEFAULT_MAX_WAIT", SHIPPED_MAX_WAIT)
+    return SHIPPED_MAX_WAIT
 
 
 @pytest.fixture(params=["fakeredis", "redis"])

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from panicquota.breaker import AsyncVIXCircuitBreaker, VIXCircuitBreaker
+import pytest
+from redis.exceptions import RedisError
+
+from panicquota.breaker import AsyncVIXCircuitBreaker, VIXCircuitBreaker, connect
 from panicquota.clock import ManualClock
 
 #: Kept in step with tests/conftest.py, whose real_redis fixture uses it too.
@@ -32,6 +40,68 @@ def delete_prefix(client: Any, prefix: str) -> None:
     keys = list(client.scan_iter(match=f"{prefix}*", count=500))
     if keys:
         client.delete(*keys)
+
+
+def free_port() -> int:
+    """Return a TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """A redis-server this test owns: no persistence, stopped only by its own pid."""
+
+    def __init__(self, port: int, *options: str) -> None:
+        self.port = port
+        self.options = options
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start an empty server and wait until it answers."""
+        executable = shutil.which("redis-server")
+        if executable is None:
+            pytest.fail("redis-server is not installed: the fault-injection tests need it")
+        self.process = subprocess.Popen(
+            [
+                *(executable, "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--loglevel", "warning"),
+                *self.options,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        probe = connect(self.url)
+        try:
+            for _ in range(200):
+                try:
+                    probe.ping()
+                    return
+                except RedisError:
+                    time.sleep(0.02)
+            pytest.fail(f"redis-server on port {self.port} did not start")
+        finally:
+            probe.close()
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open, nothing answers."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a frozen server run again (SIGCONT)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """Kill the server (SIGKILL: no chance to save anything)."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
 
 
 @dataclass

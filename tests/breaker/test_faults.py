@@ -5,11 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import shutil
-import socket
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +13,6 @@ import fakeredis
 import pytest
 from prometheus_client import CollectorRegistry
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 
 from panicquota import PanicMode
 from panicquota.breaker import (
@@ -31,59 +26,10 @@ from panicquota.breaker import (
 )
 from panicquota.clock import ManualClock
 
-from .support import T0, AsyncView
+from .support import T0, AsyncView, RedisServer, free_port
 
 LIGUE_1 = {"league": "Ligue 1"}
 PREFIX = "{vix:panic}"
-
-
-def free_port() -> int:
-    """Return a TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class RedisServer:
-    """A redis-server this test owns: no persistence, stopped only by its own pid."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start an empty server and wait until it answers."""
-        executable = shutil.which("redis-server")
-        if executable is None:
-            pytest.fail("redis-server is not installed: the fault-injection tests need it")
-        self.process = subprocess.Popen(
-            [
-                *(executable, "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--loglevel", "warning"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        probe = connect(self.url)
-        try:
-            for _ in range(200):
-                try:
-                    probe.ping()
-                    return
-                except RedisError:
-                    time.sleep(0.02)
-            pytest.fail(f"redis-server on port {self.port} did not start")
-        finally:
-            probe.close()
-
-    def kill(self) -> None:
-        """Kill the server (SIGKILL: no chance to save anything)."""
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 @pytest.fixture
@@ -308,14 +254,14 @@ def test_slow_redis_blocks_only_the_reading_thread() -> None:
 
 
 def test_from_url_owns_its_client(server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """from_url() builds a short-timeout client that the breaker closes on exit."""
+    """from_url() builds a client with the default 2 s timeout that the breaker closes on exit."""
     closed: list[bool] = []
     with VIXCircuitBreaker.from_url(server.url, key_prefix=PREFIX) as breaker:
         client = breaker._redis
         monkeypatch.setattr(client, "close", lambda: closed.append(True))
         breaker.trip()
         assert breaker.get_ttl(60)[2]["tier"] == 1
-        assert client.get_connection_kwargs()["socket_timeout"] == 0.25
+        assert client.get_connection_kwargs()["socket_timeout"] == 2.0
     assert closed == [True]
     client.connection_pool.disconnect()
 

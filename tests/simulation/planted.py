@@ -69,6 +69,30 @@ def worker_1_stalls_once(setup: WorkerSetup) -> Breaker:
     return inner
 
 
+class _CorruptsOnce:
+    """A breaker whose worker overwrites the stored start with garbage once, past the trip."""
+
+    def __init__(self, inner: Breaker, clock: Callable[[], float], key: str) -> None:
+        self.inner, self.clock, self.key, self.done = inner, clock, key, False
+
+    def get_ttl(self, normal_ttl: float, context: Context = None) -> Decision:
+        if not self.done and self.clock() >= SIMULATION_EPOCH + 200:
+            self.done = True
+            self.inner._redis.set(self.key, "not a time")  # type: ignore[attr-defined]
+        return self.inner.get_ttl(normal_ttl, context)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def worker_1_corrupts_the_start_once(setup: WorkerSetup) -> Breaker:
+    """Worker 1 writes an unreadable start once, after the trip: the breakers repair it."""
+    inner = default_breaker(setup)
+    if setup.index == 1:
+        return _CorruptsOnce(inner, setup.clock, f"{setup.key_prefix}:start_ts")
+    return inner
+
+
 def worker_1_stalls_once_with_the_default_skew(setup: WorkerSetup) -> Breaker:
     """As :func:`worker_1_stalls_once`, with the breaker's default one-minute max_clock_skew."""
     return worker_1_stalls_once(replace(setup, max_clock_skew=60.0))

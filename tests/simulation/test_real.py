@@ -202,15 +202,29 @@ def test_a_stalled_worker_neither_rewrites_the_start_nor_disagrees(
     assert report.series.tier["Ligue 1"][200] > 0
 
 
-def test_a_worker_rewriting_the_start_is_counted_and_warned_about(
+def test_a_stalled_worker_keeps_the_start_with_the_default_skew(
     tmp_path: Path, real_redis: redis.Redis, importable_tests: None
 ) -> None:
-    """With the default one-minute max_clock_skew the stalled worker repairs the start: visible."""
+    """With the default one-minute max_clock_skew too, its own clock never rewrites the start."""
     from panicquota.simulation import load_scenario
 
     path = tmp_path / "window.toml"
     path.write_text(WINDOW_AT_THREE, encoding="utf-8")
     factory = planted.worker_1_stalls_once_with_the_default_skew
+    report = simulate_real(load_scenario(path), wall_seconds=2.0, breaker_factory=factory)
+    assert report.breaker_repairs == 0
+    assert report.disagreements == ()
+
+
+def test_a_worker_rewriting_the_start_is_counted_and_warned_about(
+    tmp_path: Path, real_redis: redis.Redis, importable_tests: None
+) -> None:
+    """A worker's repair of an unreadable start is counted and warned about in the report."""
+    from panicquota.simulation import load_scenario
+
+    path = tmp_path / "window.toml"
+    path.write_text(WINDOW_AT_THREE, encoding="utf-8")
+    factory = planted.worker_1_corrupts_the_start_once
     report = simulate_real(load_scenario(path), wall_seconds=2.0, breaker_factory=factory)
     assert report.breaker_repairs is not None
     assert report.breaker_repairs >= 1

@@ -1,8 +1,10 @@
 """The VIX circuit breaker: a panic's start shared by every worker through Redis.
 
 Keys live under one prefix (``vix:panic`` by default, so the start is at
-``vix:panic:start_ts``); on Redis Cluster use a hash-tagged prefix such as
-``{vix:panic}`` so that every key of a breaker shares one slot. See
+``vix:panic:start_ts``); on a cluster client a prefix without a hash tag is
+tagged (``{vix:panic}``, logged once) so that every key of a breaker shares one
+slot. :func:`connect` reads standalone, Sentinel and Cluster URLs, for redis-py
+and valkey-py (docs/production.md). See
 :class:`VIXCircuitBreaker` for the staleness bound, the time modes and what
 happens when Redis is down.
 

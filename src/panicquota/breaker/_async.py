@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import time
+from collections.abc import Mapping
 from typing import Any, Self
 
 from panicquota._validate import require_number
-from panicquota.breaker._base import STORE_ERRORS, BreakerBase
-from panicquota.breaker._core import Flow, logger
+from panicquota.breaker._base import STORE_ERRORS, AsyncScript, BreakerBase
+from panicquota.breaker._core import SLOW_READ, Flow, Snapshot, logger
 from panicquota.breaker._types import StoreUnavailableError, TierTransition
 from panicquota.decision import Decision
 from panicquota.policy import AdaptivePanicQuota
@@ -27,16 +29,45 @@ class AsyncVIXCircuitBreaker(BreakerBase):
     *max_staleness*. Listeners may be plain callables or coroutine functions.
     """
 
+    def _script(self, source: str) -> AsyncScript:
+        return AsyncScript(self._redis, source)
+
     def _new_lock(self) -> None:
-        # Created on first use (_get_lock): a lock belongs to the running event loop.
+        # Created on first use in each event loop (_get_lock): an asyncio lock
+        # and a task belong to the loop they were made in.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._first_call = True
+        self._task_began = 0.0
         return None
 
     @classmethod
-    def from_url(cls, url: str, quota: AdaptivePanicQuota | None = None, **options: Any) -> Self:
-        """Return a breaker over a client made by :func:`connect_async`, closed by :meth:`close`."""
+    def from_url(
+        cls,
+        url: str,
+        quota: AdaptivePanicQuota | None = None,
+        *,
+        client_options: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Self:
+        """Return a breaker over a :func:`connect_async` client of *url*, closed by :meth:`close`.
+
+        Args:
+            url: a store URL: ``redis://``, ``rediss://``, ``unix://``,
+                ``redis+cluster://h:p[,h:p...]``,
+                ``redis+sentinel://h:p[,h:p...]/service[/db]``, or the same
+                with ``valkey`` (see :func:`panicquota.breaker.connect`).
+            quota: the policy.
+            client_options: options of the client (``socket_timeout``,
+                ``password``, ``ssl_ca_certs``...), passed to :func:`connect_async`.
+            options: the breaker's options (``key_prefix``, ``max_staleness``...).
+
+        On a cluster URL an untagged *key_prefix* is hash-tagged (logged).
+        """
         from panicquota.breaker._client import connect_async
 
-        breaker = cls(connect_async(url), quota, **options)
+        client = connect_async(url, **dict(client_options or {}))
+        breaker = cls(client, quota, **options)
         breaker._owns_client = True
         return breaker
 
@@ -48,35 +79,25 @@ class AsyncVIXCircuitBreaker(BreakerBase):
             InvalidTypeError: an argument of the wrong type.
         """
         core = self._core
-        local = core.clock()
+        mono = core.mono()
         snap = core.snapshot
-        if 0.0 <= local - snap.read_at < core.max_staleness:
-            return core.decide(snap, local, normal_ttl, context, snap.cached)
-        lock = self._get_lock()
-        # Once some state is known, a task that finds another one reading
-        # Redis serves the known state instead of queueing behind a slow call.
-        if snap.known and lock.locked():
-            return core.decide(snap, local, normal_ttl, context, snap.stale)
-        async with lock:
-            if core.is_fresh(local):
-                snap = core.snapshot
-                return core.decide(snap, local, normal_ttl, context, snap.cached)
-            if not core.in_backoff(local) and await self._attempt(core.refresh_flow(local), local):
-                snap = core.snapshot
-                return core.decide(snap, local, normal_ttl, context, snap.fresh)
+        if 0.0 <= mono - snap.read_at < core.max_staleness:
+            return core.decide(snap, core.clock(), normal_ttl, context, snap.cached)
+        if not core.in_backoff(mono) and await self._wait_for_refresh(snap):
+            snap = core.snapshot
+            return core.decide(snap, core.clock(), normal_ttl, context, snap.fresh)
         snap = core.snapshot
         if not snap.known:
             return core.fail_safe(normal_ttl, context)
-        return core.decide(snap, local, normal_ttl, context, snap.stale)
+        return core.decide(snap, core.clock(), normal_ttl, context, snap.stale)
 
     async def panic_duration_minutes(self) -> float | None:
         """Return how long the panic has lasted, in minutes (``None``: no panic)."""
         core = self._core
-        local = core.clock()
-        if not core.is_fresh(local) and not core.in_backoff(local):
-            async with self._get_lock():
-                await self._attempt(core.refresh_flow(local), local)
-        return core.duration_minutes(core.snapshot, local)
+        mono = core.mono()
+        if not core.is_fresh(mono) and not core.in_backoff(mono):
+            await self._wait_for_refresh(core.snapshot)
+        return core.duration_minutes(core.snapshot, core.clock())
 
     async def observe(self, vix: float) -> None:
         """Feed a volatility reading (see :meth:`VIXCircuitBreaker.observe`).
@@ -87,9 +108,8 @@ class AsyncVIXCircuitBreaker(BreakerBase):
         """
         require_number("vix", vix)
         core = self._core
-        local = core.clock()
         async with self._get_lock():
-            await self._attempt(core.observe_flow(vix, local), local)
+            await self._attempt(core.observe_flow(vix, core.clock()))
 
     async def trip(self) -> None:
         """Start a panic now unless one is on (see :meth:`VIXCircuitBreaker.trip`).
@@ -98,9 +118,8 @@ class AsyncVIXCircuitBreaker(BreakerBase):
             StoreUnavailableError: Redis could not be reached.
         """
         core = self._core
-        local = core.clock()
         async with self._get_lock():
-            await self._operate(core.trip_flow(local), local, "trip")
+            await self._operate(core.trip_flow(core.clock()), "trip")
 
     async def reset(self) -> None:
         """End the current panic (see :meth:`VIXCircuitBreaker.reset`).
@@ -109,16 +128,14 @@ class AsyncVIXCircuitBreaker(BreakerBase):
             StoreUnavailableError: Redis could not be reached.
         """
         core = self._core
-        local = core.clock()
         async with self._get_lock():
-            await self._operate(core.reset_flow(local), local, "reset")
+            await self._operate(core.reset_flow(core.clock()), "reset")
 
     async def refresh(self) -> None:
         """Read the shared state now, whatever its age (logs, does not raise, if Redis is down)."""
         core = self._core
-        local = core.clock()
         async with self._get_lock():
-            await self._attempt(core.refresh_flow(local), local)
+            await self._attempt(core.refresh_flow(core.clock()))
 
     async def close(self) -> None:
         """Drop the listeners; close the client if :meth:`from_url` made it."""
@@ -133,26 +150,57 @@ class AsyncVIXCircuitBreaker(BreakerBase):
         await self.close()
 
     def _get_lock(self) -> asyncio.Lock:
+        """Return this event loop's lock (a new loop: a new lock, the old connections dropped)."""
+        loop = asyncio.get_running_loop()
         lock: asyncio.Lock | None = self._lock
-        if lock is None:
+        if lock is None or self._loop is not loop:
+            if self._loop is not None:
+                _drop_idle_connections(self._redis)
             lock = self._lock = asyncio.Lock()
+            self._loop = loop
+            self._task = None
         return lock
+
+    async def _wait_for_refresh(self, before: Snapshot) -> bool:
+        """Have a task read the state; wait at most *max_wait*; True if it did."""
+        self._get_lock()
+        task = self._task
+        if task is None or task.done():
+            task = self._task = asyncio.get_running_loop().create_task(self._refresh_round())
+            self._task_began = time.monotonic()
+        first, self._first_call = self._first_call and not before.known, False
+        # Only a worker's very first call may wait for its first read longer;
+        # the wait counts from the read's start, so a hung read is waited
+        # for by the calls of its first *max_wait* only.
+        budget = self._first_wait if first else self._max_wait
+        waited = time.monotonic() - self._task_began
+        if waited < budget:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), budget - waited)
+        elif waited >= SLOW_READ:
+            self._core.read_hangs(waited)
+        # Read by this call (or since it began): its decision is FRESH.
+        return self._core.snapshot is not before
+
+    async def _refresh_round(self) -> None:
+        core = self._core
+        async with self._get_lock():
+            await self._attempt(core.refresh_flow(core.clock()))
 
     # -- running flows: the one place where Redis errors are caught ----------
 
-    async def _attempt(self, flow: Flow[list[TierTransition]], local: float) -> bool:
+    async def _attempt(self, flow: Flow[list[TierTransition]]) -> bool:
         """Run *flow*; on a Redis error, record the outage and return False."""
         try:
-            await self._operate(flow, local, None)
+            await self._operate(flow, None)
         except StoreUnavailableError:
             return False
         return True
 
-    async def _operate(
-        self, flow: Flow[list[TierTransition]], local: float, op: str | None
-    ) -> None:
+    async def _operate(self, flow: Flow[list[TierTransition]], op: str | None) -> None:
         core = self._core
         metrics = core.metrics
+        calls = 0
         try:
             call = next(flow)
             while True:
@@ -160,15 +208,20 @@ class AsyncVIXCircuitBreaker(BreakerBase):
                 started = time.perf_counter()
                 try:
                     reply = await self._scripts[name](keys=keys, args=args)
+                    calls += 1
+                    if metrics is not None:
+                        metrics.store_latency(name, time.perf_counter() - started)
+                    call = flow.send(reply)
+                except StopIteration:
+                    raise
                 except STORE_ERRORS as error:
                     flow.close()
-                    raise self._unavailable(op, name, error, local) from error
-                if metrics is not None:
-                    metrics.store_latency(name, time.perf_counter() - started)
-                call = flow.send(reply)
+                    raise self._unavailable(op, name, error) from error
         except StopIteration as stop:
             transitions: list[TierTransition] = stop.value
-        core.store_succeeded(local)
+        if calls:
+            # Only a real round trip ends an outage.
+            core.store_succeeded()
         for transition in transitions:
             core.announce(transition)
             for listener in list(core.listeners):
@@ -178,3 +231,24 @@ class AsyncVIXCircuitBreaker(BreakerBase):
                         await result
                 except Exception:
                     logger.exception("breaker listener %r failed on %r", listener, transition)
+
+
+def _drop_idle_connections(client: Any) -> None:
+    """Close the idle connections an earlier event loop opened: they cannot serve this one."""
+    pool = getattr(client, "connection_pool", None)
+    idle = getattr(pool, "_available_connections", None)
+    if not isinstance(idle, list):
+        return
+    for connection in list(idle):
+        idle.remove(connection)
+        writer = getattr(connection, "_writer", None)
+        transport = getattr(writer, "transport", None)
+        connection._reader = connection._writer = None
+        if transport is None:
+            continue
+        with contextlib.suppress(RuntimeError):  # "Event loop is closed"
+            transport.abort()
+        sock = getattr(transport, "_sock", None)
+        if sock is not None:
+            sock.close()
+            transport._sock = None

@@ -2,25 +2,59 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import RedisError
-
+from panicquota._validate import require_number
 from panicquota.breaker import _scripts
-from panicquota.breaker._core import BreakerCore, Listener
+from panicquota.breaker._client import is_cluster_client
+from panicquota.breaker._core import MAX_PANIC_AGE, BreakerCore, Listener, logger
 from panicquota.breaker._types import StoreUnavailableError, TierTransition, TimeSource
+from panicquota.breaker._urls import has_hash_tag
 from panicquota.clock import Clock
+from panicquota.errors import InvalidTypeError
 from panicquota.policy import AdaptivePanicQuota
 
 if TYPE_CHECKING:
     from panicquota.breaker._metrics import BreakerMetrics
 
-__all__ = ["SCRIPTS", "STORE_ERRORS", "BreakerBase"]
+__all__ = ["SCRIPTS", "STORE_ERRORS", "BreakerBase", "cluster_prefix"]
 
-#: What a store call may raise: redis-py wraps socket errors, but a client
-#: built on another transport may not.
-STORE_ERRORS = (RedisError, OSError)
+#: What a store call may raise and the breaker absorbs: anything. redis-py's
+#: RedisError, valkey-py's errors (not RedisError), RedisClusterException
+#: (not RedisError either), decode errors of a decode_responses client, a
+#: closed event loop: none of them may reach the request path.
+STORE_ERRORS = (Exception,)
+#: The longest a get_ttl call waits for Redis (seconds): the request-path
+#: bound. The read runs off the request path (a thread, or a task); a call
+#: that would wait longer serves the last known state (or the fail-safe).
+DEFAULT_MAX_WAIT = 0.02
+#: The longest a worker's very first call waits for its first read (seconds):
+#: a new connection costs a few round trips (connect, script load), and a
+#: worker that waits a little serves the real tier instead of the fail-safe.
+FIRST_WAIT = 1.0
+
+
+def cluster_prefix(client: object, key_prefix: str) -> str:
+    """Return *key_prefix*, hash-tagged when *client* is a cluster client and it has no tag.
+
+    The breaker's scripts touch several keys at once; on a cluster they must
+    share one slot, which only a hash tag (``{...}``) guarantees.
+    """
+    if not isinstance(key_prefix, str) or not is_cluster_client(client) or has_hash_tag(key_prefix):
+        return key_prefix
+    tagged = "{" + key_prefix + "}"
+    logger.warning(
+        "key prefix %r has no hash tag: on the cluster client %s the breaker uses %r so that "
+        "its keys share one slot (pass key_prefix=%r to every worker to say so yourself)",
+        key_prefix,
+        type(client).__name__,
+        tagged,
+        tagged,
+    )
+    return tagged
+
 
 SCRIPTS = {
     "read": _scripts.READ,
@@ -29,6 +63,58 @@ SCRIPTS = {
     "repair": _scripts.REPAIR,
     "dedup": _scripts.DEDUP,
 }
+
+
+def is_noscript(error: BaseException) -> bool:
+    """Whether *error* says the server does not have the script (redis-py, valkey-py)."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return "NoScriptError" in names or str(error).startswith("NOSCRIPT")
+
+
+class Script:
+    """A Lua script run with EVAL the first time (one round trip), then EVALSHA.
+
+    redis-py's ``register_script`` starts with EVALSHA, and on a server that
+    does not know the script yet that costs three round trips (EVALSHA,
+    SCRIPT LOAD, EVALSHA): on a slow link, seconds before a new worker reads
+    the state. EVAL also loads the script, so later calls send only its SHA.
+    """
+
+    def __init__(self, client: Any, source: str) -> None:
+        self.client = client
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+        self.loaded = False
+
+    def __call__(self, *, keys: Sequence[str], args: Sequence[object]) -> Any:
+        if not self.loaded:
+            reply = self.client.eval(self.source, len(keys), *keys, *args)
+            self.loaded = True
+            return reply
+        try:
+            return self.client.evalsha(self.sha, len(keys), *keys, *args)
+        except Exception as error:
+            if not is_noscript(error):
+                raise
+            self.loaded = False  # flushed, or another server behind a proxy
+            return self(keys=keys, args=args)
+
+
+class AsyncScript(Script):
+    """The :class:`Script` of an asyncio client."""
+
+    async def __call__(self, *, keys: Sequence[str], args: Sequence[object]) -> Any:
+        if not self.loaded:
+            reply = await self.client.eval(self.source, len(keys), *keys, *args)
+            self.loaded = True
+            return reply
+        try:
+            return await self.client.evalsha(self.sha, len(keys), *keys, *args)
+        except Exception as error:
+            if not is_noscript(error):
+                raise
+            self.loaded = False
+            return await self(keys=keys, args=args)
 
 
 class BreakerBase:
@@ -53,12 +139,21 @@ class BreakerBase:
         grace_seconds: float = 300.0,
         fail_safe_ttl: float | None = None,
         max_clock_skew: float = 60.0,
+        max_panic_age: float = MAX_PANIC_AGE,
+        max_wait: float | None = None,
         on_transition: Listener | None = None,
         metrics: BreakerMetrics | None = None,
     ) -> None:
+        if isinstance(redis, str | bytes) or not callable(getattr(redis, "register_script", None)):
+            shown = redis if isinstance(redis, str | bytes) else type(redis).__name__
+            raise InvalidTypeError(
+                f"redis must be a Redis client (redis-py, valkey-py, fakeredis), got {shown!r}; "
+                f"to connect by URL use {type(self).__name__}.from_url(url) or "
+                f"{type(self).__name__}(panicquota.breaker.connect(url))"
+            )
         self._core = BreakerCore(
             quota,
-            key_prefix=key_prefix,
+            key_prefix=cluster_prefix(redis, key_prefix),
             clock=clock,
             time_source=time_source,
             max_staleness=max_staleness,
@@ -68,13 +163,22 @@ class BreakerBase:
             grace_seconds=grace_seconds,
             fail_safe_ttl=fail_safe_ttl,
             max_clock_skew=max_clock_skew,
+            max_panic_age=max_panic_age,
             on_transition=on_transition,
             metrics=metrics,
         )
+        # None: DEFAULT_MAX_WAIT, read now (so a test suite may lengthen it).
+        wait = DEFAULT_MAX_WAIT if max_wait is None else max_wait
+        self._max_wait = float(require_number("max_wait", wait))
+        self._first_wait = max(self._max_wait, FIRST_WAIT)
         self._redis = redis
-        self._scripts = {name: redis.register_script(src) for name, src in SCRIPTS.items()}
+        self._scripts = {name: self._script(src) for name, src in SCRIPTS.items()}
         self._owns_client = False
         self._lock = self._new_lock()
+
+    def _script(self, source: str) -> Any:
+        """Return a callable running *source* on this breaker's client."""
+        raise NotImplementedError
 
     def _new_lock(self) -> Any:
         """Return the lock that serialises this breaker's Redis calls."""
@@ -99,11 +203,11 @@ class BreakerBase:
         self._core.listeners.append(callback)
 
     def _unavailable(
-        self, op: str | None, script: str, error: BaseException, local: float
+        self, op: str | None, script: str, error: BaseException
     ) -> StoreUnavailableError:
-        """Record a store call that failed at local time *local*; return the error to raise."""
+        """Record a store call that failed; return the error to raise."""
         core = self._core
-        problem = core.store_failed(local, script, error)
+        problem = core.store_failed(script, error)
         return StoreUnavailableError(
             f"could not {op or script} the breaker {core.keys.prefix!r}: {problem}"
         )

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
-
-from redis.exceptions import ResponseError
 
 from panicquota._validate import require_number
 from panicquota.breaker._scripts import Keys
@@ -49,12 +48,48 @@ JUST_STARTED: Final = 1e-9
 #: and a recovered Redis is used again within BACKOFF_MAX seconds.
 BACKOFF_FIRST: Final = 0.25
 BACKOFF_MAX: Final = 2.0
+#: A read still unanswered after this long (seconds) starts an outage, even
+#: if the client would wait for ever (redis.Redis() has no socket timeout).
+SLOW_READ: Final = 2.0
 #: How long the keys that elect a transition's deliverer live: longer than
 #: any panic, short enough not to pile up.
 TRANSITION_KEY_TTL: Final = 7 * 86400
 #: The episode-end marker lives at least this long (and at least the grace
 #: window): a worker cut off from Redis for longer may restore a reset panic.
 END_MARKER_MIN_TTL: Final = 86400
+#: A stored start older than this (seconds) is corrupt: seven days, the life of
+#: the transition keys (an older panic would deliver its transitions again),
+#: and far past the last tier (CHRONIC after hours): a start that old is a
+#: leftover or a bad write, not a panic still running.
+MAX_PANIC_AGE: Final = 7 * 86400.0
+#: 2000-01-01 UTC: no panic this library handles started earlier.
+EARLIEST_START: Final = 946_684_800.0
+
+#: What the server says when it refuses, by error code (or exception class
+#: name, as redis-py and valkey-py strip the code), and what to change.
+_REFUSALS: Final = (
+    (
+        ("MOVED", "ASK", "MovedError", "AskError"),
+        "this is a cluster node: use a cluster client (redis.RedisCluster) or a "
+        "redis+cluster:// URL, and a hash-tagged key prefix such as '{vix:panic}'",
+    ),
+    (
+        ("NOPERM", "NoPermissionError"),
+        "the Redis user lacks a permission: grant it EVAL, EVALSHA, SCRIPT and TIME "
+        "and read/write access to the prefix's keys (ACL SETUSER <user> +eval +evalsha "
+        "+script +time ~<prefix>*)",
+    ),
+    (
+        ("NOSCRIPT", "NoScriptError"),
+        "the server does not keep the breaker's Lua scripts: allow SCRIPT LOAD and "
+        "do not flush the script cache (a proxy in front of Redis may drop scripts)",
+    ),
+    (
+        ("READONLY", "ReadOnlyError"),
+        "this server is a read-only replica: point the breaker at the primary "
+        "(with Sentinel, a redis+sentinel:// URL)",
+    ),
+)
 
 
 def _text(value: object) -> str:
@@ -76,9 +111,28 @@ def _steps(stakes: Stakes, before: int, after: int) -> list[tuple[Stakes, int, i
     return [(stakes, tier - 1, tier) for tier in range(before + 1, after + 1)]
 
 
+def _class_names(error: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(error).__mro__}
+
+
+def is_refusal(error: BaseException) -> bool:
+    """Whether the server answered and refused (redis-py, valkey-py: a ResponseError)."""
+    names = _class_names(error)
+    code = str(error).split(" ", 1)[0]
+    return "ResponseError" in names or any(
+        code in markers or names.intersection(markers) for markers, _ in _REFUSALS
+    )
+
+
 def describe_store_error(error: BaseException) -> str:
     """Say what a failed store call means: Redis unreachable, or refusing the scripts."""
-    if isinstance(error, ResponseError):
+    names = _class_names(error)
+    text = str(error)
+    code = text.split(" ", 1)[0]
+    for markers, advice in _REFUSALS:
+        if code in markers or names.intersection(markers):
+            return f"Redis refused the breaker's script ({type(error).__name__}: {error}): {advice}"
+    if "ResponseError" in names:
         # The server answered: retrying will not help until someone changes
         # the configuration, so say which configuration.
         return (
@@ -86,6 +140,11 @@ def describe_store_error(error: BaseException) -> str:
             "check that the server runs Lua scripts (EVALSHA), that on Redis Cluster the "
             "key prefix has a hash tag such as '{vix:panic}', and that no other data "
             "uses keys under the prefix"
+        )
+    if isinstance(error, (UnicodeError, ValueError, TypeError, IndexError)):
+        return (
+            f"the breaker could not read Redis's reply ({type(error).__name__}: {error}); "
+            "pass a client without decode_responses, or check what else writes the prefix's keys"
         )
     return f"Redis is unreachable ({type(error).__name__}: {error})"
 
@@ -106,7 +165,7 @@ class Snapshot:
     start: float | None
     raw: bytes | str | None  # the start exactly as stored, for compare-and-set
     activation: bytes | str | None
-    read_at: float  # the local clock when read; -inf if never read
+    read_at: float  # the interval clock (monotonic) when read; -inf if never read
     offset: float  # add to the local clock to get the breaker's time
     fresh: Mapping[str, Any]
     cached: Mapping[str, Any]
@@ -159,6 +218,7 @@ class BreakerCore:
         grace_seconds: float,
         fail_safe_ttl: float | None,
         max_clock_skew: float,
+        max_panic_age: float,
         on_transition: Listener | None,
         metrics: BreakerMetrics | None,
     ) -> None:
@@ -192,11 +252,16 @@ class BreakerCore:
         self.calm_seconds = float(require_number("calm_seconds", calm_seconds))
         self.grace_seconds = float(require_number("grace_seconds", grace_seconds))
         self.max_clock_skew = float(require_number("max_clock_skew", max_clock_skew))
+        self.max_panic_age = float(require_number("max_panic_age", max_panic_age))
         self.fail_safe_ttl = (
             None if fail_safe_ttl is None else require_number("fail_safe_ttl", fail_safe_ttl)
         )
         self.keys = Keys(key_prefix)
         self.clock: Clock = system_clock if clock is None else clock
+        # Purely local intervals (staleness, backoff, the calm period) are
+        # measured on a monotonic clock, so a stepped wall clock cannot stop
+        # the retries; an injected clock drives both (tests, simulations).
+        self.mono: Clock = time.monotonic if clock is None else clock
         self.metrics = metrics
         self.listeners: list[Listener] = [] if on_transition is None else [on_transition]
         self.snapshot = NEVER_READ
@@ -215,9 +280,9 @@ class BreakerCore:
 
     # -- deciding (no I/O) -------------------------------------------------
 
-    def is_fresh(self, local: float) -> bool:
-        """Return whether the snapshot may serve a decision at local time *local*."""
-        return 0.0 <= local - self.snapshot.read_at < self.max_staleness
+    def is_fresh(self, mono: float) -> bool:
+        """Return whether the snapshot may serve a decision at interval-clock time *mono*."""
+        return 0.0 <= mono - self.snapshot.read_at < self.max_staleness
 
     def decide(
         self,
@@ -266,12 +331,12 @@ class BreakerCore:
 
     # -- outages -----------------------------------------------------------
 
-    def in_backoff(self, local: float) -> bool:
+    def in_backoff(self, mono: float) -> bool:
         """Return whether Redis is considered down and must not be called yet."""
-        return local < self.retry_at
+        return mono < self.retry_at
 
-    def store_failed(self, local: float, script: str, error: BaseException) -> str:
-        """Record a Redis call started at local time *local* that failed: log once, back off.
+    def store_failed(self, script: str, error: BaseException) -> str:
+        """Record a Redis call that failed: log once per outage, back off.
 
         Returns what went wrong, in words, for the error an operator command raises.
         """
@@ -279,11 +344,11 @@ class BreakerCore:
             self.metrics.store_error(script, error)
         problem = describe_store_error(error)
         if self.outage_since is None:
-            self.outage_since = local
+            self.outage_since = self.mono()
             self.backoff = BACKOFF_FIRST
             # A refusal needs someone to fix the configuration: an error, not a warning.
             logger.log(
-                logging.ERROR if isinstance(error, ResponseError) else logging.WARNING,
+                logging.ERROR if is_refusal(error) else logging.WARNING,
                 "breaker %r: %s; serving the last known state and retrying every %g s at most",
                 self.keys.prefix,
                 problem,
@@ -295,18 +360,33 @@ class BreakerCore:
         # Counted from when the call gave up, not from when it began: a client
         # that takes longer than the backoff to fail (redis-py's default retries
         # do) must not make every call block on the outage.
-        self.retry_at = self.clock() + self.backoff
+        self.retry_at = self.mono() + self.backoff
         if self.metrics is not None:
             self.metrics.store_up(up=False)
         return problem
 
-    def store_succeeded(self, local: float) -> None:
-        """Record a successful Redis round: end the outage, if any."""
+    def read_hangs(self, seconds: float) -> None:
+        """Record a read unanswered for *seconds*: the start of an outage, logged once."""
+        if self.outage_since is not None:
+            return
+        self.outage_since = self.mono()
+        logger.warning(
+            "breaker %r: Redis has not answered a read for %.1f s; serving the last known "
+            "state (a client without socket_timeout waits as long as the server hangs: "
+            "connect() sets one)",
+            self.keys.prefix,
+            seconds,
+        )
+        if self.metrics is not None:
+            self.metrics.store_up(up=False)
+
+    def store_succeeded(self) -> None:
+        """Record a Redis round trip that succeeded: end the outage, if any."""
         if self.outage_since is not None:
             logger.warning(
                 "breaker %r: Redis answers again, after %.1f s",
                 self.keys.prefix,
-                max(local - self.outage_since, 0.0),
+                max(self.mono() - self.outage_since, 0.0),
             )
             self.outage_since = None
             if self.metrics is not None:
@@ -327,7 +407,7 @@ class BreakerCore:
         )
         raw, activation, restored, seconds, micros = reply
         after = self.clock()
-        offset = self._offset(local, after, seconds, micros)
+        offset, server = self._offset(local, after, seconds, micros)
         if int(restored):
             logger.warning(
                 "panic start %s of breaker %r was missing from Redis with no reset marker "
@@ -337,7 +417,7 @@ class BreakerCore:
             )
             if self.metrics is not None:
                 self.metrics.repair("restored")
-        return (yield from self._accept_flow(raw, activation, after, offset))
+        return (yield from self._accept_flow(raw, activation, after, offset, server))
 
     def trip_flow(self, local: float) -> Flow[list[TierTransition]]:
         """Start a panic unless one is on (first writer wins), resuming a recent one."""
@@ -350,7 +430,7 @@ class BreakerCore:
         )
         raw, activation, started, resumed, seconds, micros = reply
         after = self.clock()
-        offset = self._offset(local, after, seconds, micros)
+        offset, server = self._offset(local, after, seconds, micros)
         if int(started):
             logger.warning(
                 "panic %s for breaker %r at %s",
@@ -358,7 +438,7 @@ class BreakerCore:
                 keys.prefix,
                 _text(raw),
             )
-        return (yield from self._accept_flow(raw, activation, after, offset))
+        return (yield from self._accept_flow(raw, activation, after, offset, server))
 
     def reset_flow(self, local: float) -> Flow[list[TierTransition]]:
         """End the panic this worker knows of, never a newer one (compare-and-delete)."""
@@ -369,11 +449,15 @@ class BreakerCore:
         keys = self.keys
         now_arg = "" if self.time_source is TimeSource.REDIS else encode_ts(self.now(local))
         marker_ttl = max(END_MARKER_MIN_TTL, math.ceil(self.grace_seconds))
-        deleted = yield ("reset", (keys.start, keys.ended), (snap.raw, now_arg, marker_ttl))
+        deleted = yield (
+            "reset",
+            (keys.start, keys.ended, keys.activation),
+            (snap.raw, now_arg, marker_ttl),
+        )
         if not int(deleted):
             return transitions
         logger.warning("panic of breaker %r (started %s) reset", keys.prefix, _text(snap.raw))
-        self.snapshot = Snapshot.build(None, None, snap.activation, self.clock(), snap.offset)
+        self.snapshot = Snapshot.build(None, None, deleted, self.mono(), snap.offset)
         return transitions + (yield from self._transitions_flow(self.now(self.clock())))
 
     def observe_flow(self, vix: float, local: float) -> Flow[list[TierTransition]]:
@@ -383,10 +467,11 @@ class BreakerCore:
         elif vix >= self.reset_level:
             self.calm_since = None  # in the hysteresis band: neither trips nor calms
             return []
-        if self.in_backoff(local):
+        mono = self.mono()
+        if self.in_backoff(mono):
             return []
         transitions: list[TierTransition] = []
-        if not self.is_fresh(local):
+        if not self.is_fresh(mono):
             transitions = yield from self.refresh_flow(local)
         if vix >= self.trip_level:
             if self.snapshot.start is None:
@@ -396,26 +481,34 @@ class BreakerCore:
             self.calm_since = None
             return transitions
         if self.calm_since is None:
-            self.calm_since = local
-        if local - self.calm_since >= self.calm_seconds:
+            self.calm_since = mono
+        if mono - self.calm_since >= self.calm_seconds:
             self.calm_since = None
             transitions += yield from self.reset_flow(local)
         return transitions
 
-    def _offset(self, before: float, after: float, seconds: object, micros: object) -> float:
-        if self.time_source is not TimeSource.REDIS:
-            return 0.0
+    def _offset(
+        self, before: float, after: float, seconds: object, micros: object
+    ) -> tuple[float, float]:
+        """Return the offset to add to the clock, and the server's time (epoch seconds)."""
         server = int(_text(seconds)) + int(_text(micros)) / 1e6
+        if self.time_source is not TimeSource.REDIS:
+            return 0.0, server
         # The server read TIME somewhere during the round trip: assume the middle.
-        return server - (before + after) / 2
+        return server - (before + after) / 2, server
 
     def _accept_flow(
-        self, raw: bytes | str | None, activation: bytes | str | None, local: float, offset: float
+        self,
+        raw: bytes | str | None,
+        activation: bytes | str | None,
+        local: float,
+        offset: float,
+        server: float,
     ) -> Flow[list[TierTransition]]:
         """Adopt a start read from Redis, repairing it first if it is not a plausible time."""
         start: float | None = None
         if raw is not None:
-            start = self._parse_start(raw, local + offset)
+            start = self._parse_start(raw, local + offset, server)
             if start is None:
                 known = self.snapshot
                 if known.start is not None and known.raw is not None:
@@ -430,29 +523,44 @@ class BreakerCore:
                 if self.metrics is not None:
                     self.metrics.repair("corrupt")
                 raw = replacement
-        self.snapshot = Snapshot.build(start, raw, activation, local, offset)
+        self.snapshot = Snapshot.build(start, raw, activation, self.mono(), offset)
         if self.metrics is not None:
             minutes = self.duration_minutes(self.snapshot, local)
             self.metrics.panic_state(None if minutes is None else minutes * 60.0)
         return (yield from self._transitions_flow(local + offset))
 
-    def _parse_start(self, raw: bytes | str, now: float) -> float | None:
+    def _parse_start(self, raw: bytes | str, now: float, server: float) -> float | None:
+        """Return the stored start if plausible, else None (after one warning per value).
+
+        Plausible means after 2000, no older than *max_panic_age* and no later
+        than now + *max_clock_skew*, where "now" is this worker's clock or
+        Redis's ``TIME``, whichever gives the start the benefit of the doubt:
+        a host whose own clock is skewed never calls a good start corrupt
+        (and so never rewrites it for everyone).
+        """
         text = _text(raw)
         try:
             value = float(text)
         except ValueError:
             value = math.nan
-        if math.isfinite(value) and 0 < value <= now + self.max_clock_skew:
+        if (
+            math.isfinite(value)
+            and value >= EARLIEST_START
+            and min(now, server) - self.max_panic_age <= value
+            and value <= max(now, server) + self.max_clock_skew
+        ):
             return value
         if text not in self.warned:
             if len(self.warned) > 100:
                 self.warned.clear()
             self.warned.add(text)
             logger.warning(
-                "ignoring the panic start %r of breaker %r: expected epoch seconds no later "
-                "than now + max_clock_skew (%g s); repairing it",
+                "ignoring the panic start %r of breaker %r: expected epoch seconds after "
+                "2000, at most max_panic_age (%g s) old and no later than now + "
+                "max_clock_skew (%g s); repairing it",
                 text,
                 self.keys.prefix,
+                self.max_panic_age,
                 self.max_clock_skew,
             )
         return None
@@ -466,6 +574,9 @@ class BreakerCore:
         if snap.start is not None and snap.raw is not None:
             minutes = max((now - snap.start) / 60.0, JUST_STARTED)
             current = (_text(snap.raw), _text(snap.activation))
+            if snap.activation is None and owner is not None and owner[0] == current[0]:
+                # The counter was evicted, not bumped: still the same activation.
+                current = owner
             if current != owner:
                 # A new activation: its tiers rise from "no panic".
                 self.tiers = dict.fromkeys(self.tiers, 0)

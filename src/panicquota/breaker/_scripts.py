@@ -16,6 +16,11 @@ scripts require:
     (no marker naming it or a later episode, no later activation) is restored
     while a real reset is respected, and a panic back within the grace window
     resumes its episode.
+
+Every read touches all three keys, so an LRU eviction policy keeps them hot.
+A reset also bumps ``:activation``: two independent witnesses of the reset,
+so evicting either one alone never brings the reset panic back; and a
+worker that has read the reset never writes that start back at all.
 ``<prefix>:transition:<start_ts>:<activation>:<stakes>:<tier>``
     Set-if-absent markers that elect the one worker delivering a transition.
 """
@@ -61,10 +66,15 @@ class Keys:
 READ: Final = """
 local start = redis.call('GET', KEYS[1])
 local activation = redis.call('GET', KEYS[2])
+local ended = redis.call('GET', KEYS[3])
 local restored = 0
 local known = tonumber(ARGV[1])
+if start and not activation and start == ARGV[1] then
+  -- The counter alone was evicted: write back the one this start belongs to.
+  redis.call('SET', KEYS[2], ARGV[2])
+  activation = ARGV[2]
+end
 if not start and known then
-  local ended = redis.call('GET', KEYS[3])
   local marked = ended and tonumber(string.match(ended, '^([^|]*)|'))
   local reset_since = marked and marked >= known
   local newer = tonumber(activation) and tonumber(ARGV[2])
@@ -118,12 +128,15 @@ return {start, tostring(activation), 1, resumed, t[1], t[2]}
 """
 
 #: End the panic only if it is still the episode the caller means
-#: (compare-and-delete), and leave the end marker.
-#: KEYS: start, ended. ARGV: expected start, now ("" = the server's TIME), marker TTL seconds.
+#: (compare-and-delete), leave the end marker and bump the activation counter.
+#: KEYS: start, ended, activation. ARGV: expected start, now ("" = the server's
+#: TIME), marker TTL seconds. Returns the new activation, or 0 if nothing was reset.
 RESET: Final = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
+local activation = tostring((tonumber(redis.call('GET', KEYS[3])) or 0) + 1)
+redis.call('SET', KEYS[3], activation)
 local now = ARGV[2]
 if now == '' then
   local t = redis.call('TIME')
@@ -131,7 +144,7 @@ if now == '' then
 end
 redis.call('DEL', KEYS[1])
 redis.call('SET', KEYS[2], ARGV[1] .. '|' .. now, 'EX', ARGV[3])
-return 1
+return activation
 """
 
 #: Replace a corrupt start, only if it still holds the corrupt value.

@@ -50,6 +50,7 @@ from panicquota.simulation._engine import (
     BreakerFactory,
 )
 from panicquota.simulation._real_worker import (
+    RefusalCounter,
     WorkerControl,
     WorkerResult,
     WorkerSpec,
@@ -161,23 +162,28 @@ def simulate_real(
     Raises:
         RealModeError: Redis is unreachable or a worker failed.
     """
-    import redis
+    from panicquota.breaker import connect
+    from panicquota.breaker._client import is_cluster_client
 
     wall_seconds = default_wall_seconds(scenario) if wall_seconds is None else wall_seconds
     if not 0 < wall_seconds < math.inf:
         raise RealModeError(f"wall_seconds must be a finite number > 0, got {wall_seconds!r}")
+    admin: Any = None
     try:
-        admin = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        # A cluster client reads the topology when built: reaching it starts here.
+        admin = connect(redis_url, socket_timeout=5)
+        admin.ping()
     except ValueError as error:
         raise RealModeError(f"not a Redis URL: {redis_url!r} ({error})") from None
-    try:
-        admin.ping()
-    except (redis.RedisError, OSError) as error:
-        admin.close()
+    except _store_errors() as error:
+        if admin is not None:
+            admin.close()
         raise RealModeError(
             f"cannot reach Redis at {redis_url!r} ({error}); start a server or pass --redis URL"
         ) from None
     base = f"panicquota:sim:{uuid.uuid4().hex[:12]}"
+    if is_cluster_client(admin):
+        base = "{" + base + "}"  # every key of the run in one slot
     key_prefix = f"{base}:vix:panic"
     steps = scenario.duration_seconds
     speed = steps / wall_seconds
@@ -194,7 +200,9 @@ def simulate_real(
             steps,
             speed,
             _max_clock_skew(scenario),
-            logging.getLogger("panicquota.breaker").getEffectiveLevel(),
+            # Each worker would repeat the parent's warnings (every trip and
+            # reset); its refusals come back in its result.
+            max(logging.getLogger("panicquota.breaker").getEffectiveLevel(), logging.ERROR),
             breaker_factory,
         )
         for index in range(scenario.workers)
@@ -215,6 +223,7 @@ def simulate_real(
         on_start(base)
     cleanup_failure: str | None = None
     feeder: _Feeder | None = None
+    refusals = RefusalCounter().install()
     with _signal_handled(signal.SIGTERM, _exit_on_sigterm):
         try:
             with _signal_handled(signal.SIGINT, signal.SIG_IGN):
@@ -236,11 +245,45 @@ def simulate_real(
                 feeder.close()
             cleanup_failure = _delete_keys_or_log(admin, base, redis_url, backstop)
             admin.close()
+            refusals.remove()
+    _raise_on_refusals(redis_url, refusals, collected)
     # The decisions were made between the start and the last worker's end;
     # shipping the checkpoints back afterwards is not part of it.
     wall = max(result.finished_at for result in collected) - wall0
     return _report(
         scenario, collected, feed, wall, speed, wall0, redis_url, key_prefix, cleanup_failure
+    )
+
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    """What reaching the store may raise, for redis-py and (if installed) valkey-py."""
+    import redis
+
+    errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+    with contextlib.suppress(ImportError):
+        from valkey.exceptions import ValkeyError
+
+        errors = (*errors, ValkeyError)
+    return errors
+
+
+def _raise_on_refusals(
+    redis_url: str, feeder: RefusalCounter, collected: Sequence[WorkerResult]
+) -> None:
+    """Fail a run whose store refused the breakers' calls: its decisions were fail-safe.
+
+    Raises:
+        RealModeError: the feeder's or a worker's breaker logged a refusal.
+    """
+    refused = [(feeder.count, feeder.first)] + [(r.refusals, r.refusal) for r in collected]
+    breakers = sum(1 for count, _ in refused if count)
+    if not breakers:
+        return
+    reason = next(reason for count, reason in refused if count)
+    raise RealModeError(
+        f"the store at {redis_url} refused the breaker's calls during the run "
+        f"({breakers} of {len(refused)} breakers): {reason}; their decisions were the "
+        "fail-safe, not the policy's, so the run measures nothing"
     )
 
 

@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from panicquota.policy import AdaptivePanicQuota
 from panicquota.simulation._agreement import Checkpoint
@@ -53,6 +53,8 @@ _WORKER_NICENESS: Final = 5
 _MAX_CHECKPOINT_DRIFT: Final = 1
 #: The breaker's log messages that say it rewrote the stored start.
 _REPAIR_MESSAGES: Final = ("ignoring the panic start", "panic start %s of breaker %r was missing")
+#: How the breaker reports a failed store call (an ERROR: the store refused it).
+_STORE_FAILURE_MESSAGE: Final = "breaker %r: %s; serving the last known state"
 
 
 def _no_yield() -> None:
@@ -120,6 +122,9 @@ class WorkerResult:
     repairs: int = 0
     #: Checkpoints dropped because the worker was descheduled in the middle.
     dropped: int = 0
+    #: Times the store refused the breaker's calls (one per outage), and the first reason.
+    refusals: int = 0
+    refusal: str | None = None
 
 
 def worker_main(spec: WorkerSpec, control: WorkerControl) -> None:
@@ -154,6 +159,7 @@ def _work(spec: WorkerSpec, control: WorkerControl) -> WorkerResult:
     from panicquota.breaker import connect
 
     repairs = _count_repairs(spec.log_level)
+    refusals = RefusalCounter().install()
     now = [SIMULATION_EPOCH]
     delivered: list[object] = []
     client = connect(spec.redis_url)
@@ -184,9 +190,56 @@ def _work(spec: WorkerSpec, control: WorkerControl) -> WorkerResult:
     finally:
         breaker.close()
         client.close()
+        refusals.remove()
     return WorkerResult(
-        spec.index, finished_at, decisions, len(delivered), checkpoints, repairs[0], dropped
+        spec.index,
+        finished_at,
+        decisions,
+        len(delivered),
+        checkpoints,
+        repairs[0],
+        dropped,
+        refusals.count,
+        refusals.first,
     )
+
+
+class RefusalCounter(logging.Filter):
+    """Count the store's refusals of the breaker's calls, as the breaker logs them.
+
+    The breaker never raises from ``get_ttl`` or ``observe``: a store that
+    refuses every script (CROSSSLOT on a cluster, scripting disabled) leaves
+    it serving fail-safe decisions, which would agree perfectly. The run
+    must know, to fail instead of reporting them.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.first: str | None = None
+
+    def install(self) -> RefusalCounter:
+        """Start counting on the breaker's logger."""
+        logging.getLogger("panicquota.breaker").addFilter(self)
+        return self
+
+    def remove(self) -> None:
+        """Stop counting."""
+        logging.getLogger("panicquota.breaker").removeFilter(self)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Count *record* if it reports a refusal; let every record through."""
+        msg = record.msg
+        if (
+            record.levelno >= logging.ERROR
+            and isinstance(msg, str)
+            and msg.startswith(_STORE_FAILURE_MESSAGE)
+        ):
+            self.count += 1
+            if self.first is None:
+                # The message's arguments: (prefix, the problem in words, backoff).
+                self.first = str(cast("tuple[object, ...]", record.args)[1])
+        return True
 
 
 def _count_repairs(level: int) -> list[int]:
