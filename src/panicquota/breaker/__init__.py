@@ -17,6 +17,7 @@ from panicquota.breaker._async import AsyncVIXCircuitBreaker
 from panicquota.breaker._client import connect, connect_async
 from panicquota.breaker._sync import VIXCircuitBreaker
 from panicquota.breaker._types import (
+    BreakerObserver,
     MissingDependencyError,
     StateSource,
     StoreUnavailableError,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AsyncVIXCircuitBreaker",
     "BreakerMetrics",
+    "BreakerObserver",
     "MissingDependencyError",
     "StateSource",
     "StoreUnavailableError",

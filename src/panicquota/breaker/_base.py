@@ -9,12 +9,17 @@ from typing import TYPE_CHECKING, Any
 from panicquota._validate import require_number
 from panicquota.breaker import _scripts
 from panicquota.breaker._core import MAX_PANIC_AGE, BreakerCore, Listener
-from panicquota.breaker._types import StoreUnavailableError, TierTransition, TimeSource
+from panicquota.breaker._types import (
+    Observers,
+    StoreUnavailableError,
+    TierTransition,
+    TimeSource,
+)
 from panicquota.clock import Clock
 from panicquota.policy import AdaptivePanicQuota
 
 if TYPE_CHECKING:
-    from panicquota.breaker._metrics import BreakerMetrics
+    from panicquota.breaker._types import BreakerObserver
 
 __all__ = ["SCRIPTS", "STORE_ERRORS", "BreakerBase"]
 
@@ -118,7 +123,7 @@ class BreakerBase:
         max_panic_age: float = MAX_PANIC_AGE,
         max_wait: float | None = None,
         on_transition: Listener | None = None,
-        metrics: BreakerMetrics | None = None,
+        metrics: BreakerObserver | None = None,
     ) -> None:
         self._core = BreakerCore(
             quota,
@@ -170,6 +175,11 @@ class BreakerBase:
         share the prefix; a listener that raises is logged and skipped.
         """
         self._core.listeners.append(callback)
+
+    def add_observer(self, observer: BreakerObserver) -> None:
+        """Report to *observer* too (see :class:`BreakerObserver`), after any given before."""
+        core = self._core
+        core.metrics = observer if core.metrics is None else Observers(core.metrics, observer)
 
     def _unavailable(
         self, op: str | None, script: str, error: BaseException

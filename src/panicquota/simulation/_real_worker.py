@@ -51,8 +51,6 @@ _WORKER_NICENESS: Final = 5
 #: descheduled mid-checkpoint and may have read a start written long after its
 #: second (crossing one boundary is the ordinary cost of a Redis round trip).
 _MAX_CHECKPOINT_DRIFT: Final = 1
-#: The breaker's log messages that say it rewrote the stored start.
-_REPAIR_MESSAGES: Final = ("ignoring the panic start", "panic start %s of breaker %r was missing")
 
 
 def _no_yield() -> None:
@@ -153,7 +151,8 @@ def _wait(event: Any, control: WorkerControl) -> None:
 def _work(spec: WorkerSpec, control: WorkerControl) -> WorkerResult:
     from panicquota.breaker import connect
 
-    repairs = _count_repairs(spec.log_level)
+    _pass_logs_at(spec.log_level)
+    repairs = _RepairCounter()
     now = [SIMULATION_EPOCH]
     delivered: list[object] = []
     client = connect(spec.redis_url)
@@ -172,6 +171,9 @@ def _work(spec: WorkerSpec, control: WorkerControl) -> WorkerResult:
     )
     try:
         breaker.add_listener(delivered.append)
+        add_observer = getattr(breaker, "add_observer", None)
+        if add_observer is not None:  # a planted breaker may not have one
+            add_observer(repairs)
         breaker.get_ttl(spec.normal_ttl, spec.contexts[0])  # reach Redis before the start
         with control.ready.get_lock():
             control.ready.value += 1
@@ -185,27 +187,41 @@ def _work(spec: WorkerSpec, control: WorkerControl) -> WorkerResult:
         breaker.close()
         client.close()
     return WorkerResult(
-        spec.index, finished_at, decisions, len(delivered), checkpoints, repairs[0], dropped
+        spec.index, finished_at, decisions, len(delivered), checkpoints, repairs.count, dropped
     )
 
 
-def _count_repairs(level: int) -> list[int]:
-    """Count the breaker's repairs of the stored start, whatever the parent's log level.
+class _RepairCounter:
+    """A breaker observer counting the repairs of the stored start (and nothing else)."""
 
-    The breaker says so in a warning; the logger lets warnings through to a
-    filter that counts the repairs and passes on only what *level* allows.
-    """
-    count = [0]
-    breaker_logger = logging.getLogger("panicquota.breaker")
-    breaker_logger.setLevel(min(level, logging.WARNING))
+    def __init__(self) -> None:
+        self.count = 0
 
-    def counting(record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and record.msg.startswith(_REPAIR_MESSAGES):
-            count[0] += 1
-        return record.levelno >= level
+    def repair(self, kind: str) -> None:
+        self.count += 1
 
-    breaker_logger.addFilter(counting)
-    return count
+    def decision(self, mode: object, meta: object, source: object) -> None:
+        pass
+
+    def panic_state(self, duration_seconds: float | None) -> None:
+        pass
+
+    def transition(self, transition: object) -> None:
+        pass
+
+    def store_error(self, operation: str, error: BaseException) -> None:
+        pass
+
+    def store_latency(self, operation: str, seconds: float) -> None:
+        pass
+
+    def store_up(self, *, up: bool) -> None:
+        pass
+
+
+def _pass_logs_at(level: int) -> None:
+    """Pass on the breaker's log records of *level* and up (a spawned child is unconfigured)."""
+    logging.getLogger("panicquota.breaker").setLevel(level)
 
 
 def _decide(
