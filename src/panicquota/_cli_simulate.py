@@ -8,7 +8,6 @@ import importlib.util
 import json
 import logging
 import sys
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,8 +137,6 @@ def _simulate(args: argparse.Namespace) -> int:
 
 #: The options that only a --real run reads.
 _REAL_ONLY = (("--redis", "redis"), ("--wall-seconds", "wall_seconds"))
-#: The URL schemes redis-py's from_url accepts.
-_REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
 def _check_real_options(args: argparse.Namespace) -> None:
@@ -153,11 +150,12 @@ def _check_real_options(args: argparse.Namespace) -> None:
         return
     if args.redis is None:
         args.redis = _DEFAULT_REDIS_URL
-    if urllib.parse.urlsplit(args.redis).scheme not in _REDIS_SCHEMES:
-        raise PanicquotaError(
-            f"--redis must be a Redis URL (redis://HOST:PORT/DB, rediss:// or unix://), "
-            f"got {args.redis!r}"
-        )
+    from panicquota.breaker import parse_store_url
+
+    try:
+        parse_store_url(args.redis)
+    except PanicquotaError as error:
+        raise PanicquotaError(f"--redis must be a store URL: {error}") from None
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -146,7 +146,7 @@ def tracking_async_client(url: str, journal: KeyJournal, sync_twin: Any) -> Any:
         journal: where the test's writes are journaled.
         sync_twin: the test's tracked sync client of the same server.
     """
-    from panicquota.breaker._urls import parse_store_url
+    from panicquota.breaker import parse_store_url
 
     url = redis_py_url(url)
     topology = parse_store_url(url).topology

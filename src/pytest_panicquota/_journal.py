@@ -303,7 +303,7 @@ def _server(client: Any) -> _Server:
 
 
 def _topology(url: str) -> str:
-    from panicquota.breaker._urls import parse_store_url
+    from panicquota.breaker import parse_store_url
 
     return parse_store_url(url).topology
 

@@ -416,3 +416,75 @@ def test_a_skewed_host_in_local_mode_keeps_the_stored_start(
     client.close()
     assert (meta["tier"], meta["clamped"]) == (1, True)
     assert real_redis.get(f"{shared_prefix}:start_ts") == stored.encode()
+
+
+class Recorder:
+    """A BreakerObserver that records every call, by method name."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def decision(self, mode: Any, meta: Any, source: Any) -> None:
+        self.calls.append(("decision", source))
+
+    def panic_state(self, duration_seconds: float | None) -> None:
+        self.calls.append(("panic_state", duration_seconds))
+
+    def transition(self, transition: Any) -> None:
+        self.calls.append(("transition", (transition.from_tier, transition.to_tier)))
+
+    def store_error(self, operation: str, error: BaseException) -> None:
+        self.calls.append(("store_error", (operation, type(error).__name__)))
+
+    def store_latency(self, operation: str, seconds: float) -> None:
+        self.calls.append(("store_latency", operation))
+
+    def store_up(self, *, up: bool) -> None:
+        self.calls.append(("store_up", up))
+
+    def repair(self, kind: str) -> None:
+        self.calls.append(("repair", kind))
+
+
+def test_observers_see_what_the_metrics_see() -> None:
+    """add_observer: the metrics and each observer get every report, repairs included."""
+    registry = CollectorRegistry()
+    server = fakeredis.FakeServer()
+    client = fakeredis.FakeRedis(server=server)
+    client.set("vix:panic:start_ts", "not a time")
+    clock = ManualClock(T0)
+    breaker = VIXCircuitBreaker(
+        client, clock=clock, max_staleness=0, metrics=BreakerMetrics(registry)
+    )
+    first, second = Recorder(), Recorder()
+    breaker.add_observer(first)
+    breaker.add_observer(second)
+    breaker.get_ttl(60, LIGUE_1)
+    server.connected = False
+    breaker.get_ttl(60, LIGUE_1)
+    assert first.calls == second.calls
+    assert first.calls == [
+        ("store_latency", "read"),
+        ("store_latency", "repair"),
+        ("repair", "corrupt"),
+        ("panic_state", 1e-9 * 60),
+        ("store_latency", "dedup"),
+        ("transition", (0, 1)),
+        ("transition", (0, 1)),
+        ("transition", (0, 1)),
+        ("decision", StateSource.FRESH),
+        ("store_error", ("read", "ConnectionError")),
+        ("store_up", False),
+        ("decision", StateSource.STALE),
+    ]
+    assert registry.get_sample_value("panicquota_state_repairs_total", {"kind": "corrupt"}) == 1
+
+
+def test_a_breaker_observer_without_metrics_is_the_only_one() -> None:
+    """With no metrics, the first observer added is used as is."""
+    breaker = VIXCircuitBreaker(fakeredis.FakeRedis(), clock=ManualClock(T0))
+    recorder = Recorder()
+    breaker.add_observer(recorder)
+    breaker.get_ttl(60)
+    assert breaker._core.metrics is recorder
+    assert recorder.calls[-1] == ("decision", StateSource.FRESH)

@@ -77,8 +77,11 @@ def test_redis_that_is_not_a_url_is_a_usage_error() -> None:
     done = run_cli("simulate", "--real", "--redis", "localhost:6379", "--scenario", "flash")
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        "panicquota simulate: error: --redis must be a Redis URL (redis://HOST:PORT/DB, "
-        "rediss:// or unix://), got 'localhost:6379'"
+        "panicquota simulate: error: --redis must be a store URL: 'localhost:6379' is not a "
+        "known scheme in store URL 'localhost:6379'; accepted: redis://host:6379/0, "
+        "rediss://..., unix:///path/redis.sock, redis+cluster://host:port[,host:port...], "
+        "redis+sentinel://host:port[,host:port...]/service[/db], or the same with valkey "
+        "instead of redis"
     ]
 
 

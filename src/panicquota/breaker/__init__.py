@@ -16,16 +16,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from panicquota.breaker._async import AsyncVIXCircuitBreaker
-from panicquota.breaker._client import connect, connect_async
-from panicquota.breaker._core import JUST_STARTED
+from panicquota.breaker._client import connect, connect_async, is_cluster_client
+from panicquota.breaker._core import JUST_STARTED, describe_store_error, is_refusal
 from panicquota.breaker._sync import VIXCircuitBreaker
 from panicquota.breaker._types import (
+    BreakerObserver,
     MissingDependencyError,
     StateSource,
     StoreUnavailableError,
     TierTransition,
     TimeSource,
 )
+from panicquota.breaker._urls import StoreUrl, parse_store_url
 
 if TYPE_CHECKING:
     from panicquota.breaker._metrics import BreakerMetrics
@@ -34,14 +36,20 @@ __all__ = [
     "JUST_STARTED",
     "AsyncVIXCircuitBreaker",
     "BreakerMetrics",
+    "BreakerObserver",
     "MissingDependencyError",
     "StateSource",
     "StoreUnavailableError",
+    "StoreUrl",
     "TierTransition",
     "TimeSource",
     "VIXCircuitBreaker",
     "connect",
     "connect_async",
+    "describe_store_error",
+    "is_cluster_client",
+    "is_refusal",
+    "parse_store_url",
 ]
 
 

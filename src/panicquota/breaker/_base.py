@@ -10,14 +10,19 @@ from panicquota._validate import require_number
 from panicquota.breaker import _scripts
 from panicquota.breaker._client import is_cluster_client
 from panicquota.breaker._core import MAX_PANIC_AGE, BreakerCore, Listener, logger
-from panicquota.breaker._types import StoreUnavailableError, TierTransition, TimeSource
+from panicquota.breaker._types import (
+    Observers,
+    StoreUnavailableError,
+    TierTransition,
+    TimeSource,
+)
 from panicquota.breaker._urls import has_hash_tag
 from panicquota.clock import Clock
 from panicquota.errors import InvalidTypeError
 from panicquota.policy import AdaptivePanicQuota
 
 if TYPE_CHECKING:
-    from panicquota.breaker._metrics import BreakerMetrics
+    from panicquota.breaker._types import BreakerObserver
 
 __all__ = ["SCRIPTS", "STORE_ERRORS", "BreakerBase", "cluster_prefix"]
 
@@ -142,7 +147,7 @@ class BreakerBase:
         max_panic_age: float = MAX_PANIC_AGE,
         max_wait: float | None = None,
         on_transition: Listener | None = None,
-        metrics: BreakerMetrics | None = None,
+        metrics: BreakerObserver | None = None,
     ) -> None:
         if isinstance(redis, str | bytes) or not callable(getattr(redis, "register_script", None)):
             shown = redis if isinstance(redis, str | bytes) else type(redis).__name__
@@ -201,6 +206,11 @@ class BreakerBase:
         share the prefix; a listener that raises is logged and skipped.
         """
         self._core.listeners.append(callback)
+
+    def add_observer(self, observer: BreakerObserver) -> None:
+        """Report to *observer* too (see :class:`BreakerObserver`), after any given before."""
+        core = self._core
+        core.metrics = observer if core.metrics is None else Observers(core.metrics, observer)
 
     def _unavailable(
         self, op: str | None, script: str, error: BaseException

@@ -27,7 +27,7 @@ from panicquota.stakes import Context, Stakes
 from panicquota.tiers import Thresholds
 
 if TYPE_CHECKING:
-    from panicquota.breaker._metrics import BreakerMetrics
+    from panicquota.breaker._types import BreakerObserver
 
 __all__ = ["BreakerCore", "Call", "Flow", "Snapshot"]
 
@@ -220,7 +220,7 @@ class BreakerCore:
         max_clock_skew: float,
         max_panic_age: float,
         on_transition: Listener | None,
-        metrics: BreakerMetrics | None,
+        metrics: BreakerObserver | None,
     ) -> None:
         if not isinstance(key_prefix, str) or not key_prefix:
             raise InvalidArgumentError(

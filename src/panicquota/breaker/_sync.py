@@ -91,7 +91,9 @@ class VIXCircuitBreaker(BreakerBase):
         max_wait: the longest :meth:`get_ttl` waits for Redis, in seconds
             (default: 0.02).
         on_transition: a first listener (see :meth:`add_listener`).
-        metrics: a :class:`~panicquota.breaker.BreakerMetrics` to record into.
+        metrics: a :class:`~panicquota.breaker.BreakerObserver` to report to,
+            such as :class:`~panicquota.breaker.BreakerMetrics` (more with
+            :meth:`add_observer`).
 
     Raises:
         InvalidArgumentError: a negative or non-finite number, an empty prefix

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Protocol
 
 from panicquota.errors import PanicquotaError
 from panicquota.stakes import Stakes
+from panicquota.tiers import PanicMode
 
 __all__ = [
+    "BreakerObserver",
     "MissingDependencyError",
     "StateSource",
     "StoreUnavailableError",
@@ -65,6 +69,78 @@ class TierTransition:
     duration_minutes: float
     at: float
     panic_start_ts: float
+
+
+class BreakerObserver(Protocol):
+    """What a breaker reports as it works; :class:`BreakerMetrics` is one observer.
+
+    Pass one as ``metrics=`` or add more with ``add_observer``. Methods are
+    called synchronously, on the request path for :meth:`decision`: keep them
+    cheap, and do not raise.
+    """
+
+    def decision(self, mode: PanicMode, meta: Mapping[str, Any], source: StateSource) -> None:
+        """One decision served, with the policy's meta and where the state came from."""
+
+    def panic_state(self, duration_seconds: float | None) -> None:
+        """The panic state just read: its duration (``None``: no panic)."""
+
+    def transition(self, transition: TierTransition) -> None:
+        """A tier transition this worker was elected to deliver."""
+
+    def store_error(self, operation: str, error: BaseException) -> None:
+        """A failed store call (script name, the exception)."""
+
+    def store_latency(self, operation: str, seconds: float) -> None:
+        """A successful store call and how long it took."""
+
+    def store_up(self, *, up: bool) -> None:
+        """Redis considered reachable again (True) or not (False)."""
+
+    def repair(self, kind: str) -> None:
+        """The shared state repaired: ``"restored"`` (a lost start) or ``"corrupt"``."""
+
+
+class Observers:
+    """Several observers behind one: each is called in turn."""
+
+    def __init__(self, *observers: BreakerObserver) -> None:
+        self.observers = observers
+
+    def decision(self, mode: PanicMode, meta: Mapping[str, Any], source: StateSource) -> None:
+        """Pass a decision on."""
+        for observer in self.observers:
+            observer.decision(mode, meta, source)
+
+    def panic_state(self, duration_seconds: float | None) -> None:
+        """Pass the panic state on."""
+        for observer in self.observers:
+            observer.panic_state(duration_seconds)
+
+    def transition(self, transition: TierTransition) -> None:
+        """Pass a transition on."""
+        for observer in self.observers:
+            observer.transition(transition)
+
+    def store_error(self, operation: str, error: BaseException) -> None:
+        """Pass a store error on."""
+        for observer in self.observers:
+            observer.store_error(operation, error)
+
+    def store_latency(self, operation: str, seconds: float) -> None:
+        """Pass a store latency on."""
+        for observer in self.observers:
+            observer.store_latency(operation, seconds)
+
+    def store_up(self, *, up: bool) -> None:
+        """Pass the store's state on."""
+        for observer in self.observers:
+            observer.store_up(up=up)
+
+    def repair(self, kind: str) -> None:
+        """Pass a repair on."""
+        for observer in self.observers:
+            observer.repair(kind)
 
 
 class StoreUnavailableError(PanicquotaError):

@@ -50,8 +50,8 @@ from panicquota.simulation._engine import (
     BreakerFactory,
 )
 from panicquota.simulation._real_worker import (
-    RefusalCounter,
     WorkerControl,
+    WorkerObserver,
     WorkerResult,
     WorkerSpec,
     worker_main,
@@ -162,8 +162,7 @@ def simulate_real(
     Raises:
         RealModeError: Redis is unreachable or a worker failed.
     """
-    from panicquota.breaker import connect
-    from panicquota.breaker._client import is_cluster_client
+    from panicquota.breaker import connect, is_cluster_client
 
     wall_seconds = default_wall_seconds(scenario) if wall_seconds is None else wall_seconds
     if not 0 < wall_seconds < math.inf:
@@ -223,13 +222,14 @@ def simulate_real(
         on_start(base)
     cleanup_failure: str | None = None
     feeder: _Feeder | None = None
-    refusals = RefusalCounter().install()
+    refusals = WorkerObserver()
     with _signal_handled(signal.SIGTERM, _exit_on_sigterm):
         try:
             with _signal_handled(signal.SIGINT, signal.SIG_IGN):
                 for process in processes:
                     process.start()
             feeder = _Feeder(scenario, redis_url, key_prefix, admin)
+            feeder.breaker.add_observer(refusals)
             _await_ready(control, processes)
             wall0 = time.time() + 0.05
             control.wall0.value = wall0
@@ -245,7 +245,6 @@ def simulate_real(
                 feeder.close()
             cleanup_failure = _delete_keys_or_log(admin, base, redis_url, backstop)
             admin.close()
-            refusals.remove()
     _raise_on_refusals(redis_url, refusals, collected)
     # The decisions were made between the start and the last worker's end;
     # shipping the checkpoints back afterwards is not part of it.
@@ -268,14 +267,16 @@ def _store_errors() -> tuple[type[BaseException], ...]:
 
 
 def _raise_on_refusals(
-    redis_url: str, feeder: RefusalCounter, collected: Sequence[WorkerResult]
+    redis_url: str, feeder: WorkerObserver, collected: Sequence[WorkerResult]
 ) -> None:
     """Fail a run whose store refused the breakers' calls: its decisions were fail-safe.
 
     Raises:
         RealModeError: the feeder's or a worker's breaker logged a refusal.
     """
-    refused = [(feeder.count, feeder.first)] + [(r.refusals, r.refusal) for r in collected]
+    refused = [(feeder.refusals, feeder.first_refusal)] + [
+        (r.refusals, r.refusal) for r in collected
+    ]
     breakers = sum(1 for count, _ in refused if count)
     if not breakers:
         return

@@ -19,8 +19,9 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final
 
+from panicquota.breaker import describe_store_error, is_refusal
 from panicquota.policy import AdaptivePanicQuota
 from panicquota.simulation._agreement import Checkpoint
 from panicquota.simulation._engine import (
@@ -51,10 +52,6 @@ _WORKER_NICENESS: Final = 5
 #: descheduled mid-checkpoint and may have read a start written long after its
 #: second (crossing one boundary is the ordinary cost of a Redis round trip).
 _MAX_CHECKPOINT_DRIFT: Final = 1
-#: The breaker's log messages that say it rewrote the stored start.
-_REPAIR_MESSAGES: Final = ("ignoring the panic start", "panic start %s of breaker %r was missing")
-#: How the breaker reports a failed store call (an ERROR: the store refused it).
-_STORE_FAILURE_MESSAGE: Final = "breaker %r: %s; serving the last known state"
 
 
 def _no_yield() -> None:
@@ -158,8 +155,8 @@ def _wait(event: Any, control: WorkerControl) -> None:
 def _work(spec: WorkerSpec, control: WorkerControl) -> WorkerResult:
     from panicquota.breaker import connect
 
-    repairs = _count_repairs(spec.log_level)
-    refusals = RefusalCounter().install()
+    _pass_logs_at(spec.log_level)
+    observed = WorkerObserver()
     now = [SIMULATION_EPOCH]
     delivered: list[object] = []
     client = connect(spec.redis_url)
@@ -178,6 +175,9 @@ def _work(spec: WorkerSpec, control: WorkerControl) -> WorkerResult:
     )
     try:
         breaker.add_listener(delivered.append)
+        add_observer = getattr(breaker, "add_observer", None)
+        if add_observer is not None:  # a planted breaker may not have one
+            add_observer(observed)
         breaker.get_ttl(spec.normal_ttl, spec.contexts[0])  # reach Redis before the start
         with control.ready.get_lock():
             control.ready.value += 1
@@ -190,22 +190,21 @@ def _work(spec: WorkerSpec, control: WorkerControl) -> WorkerResult:
     finally:
         breaker.close()
         client.close()
-        refusals.remove()
     return WorkerResult(
         spec.index,
         finished_at,
         decisions,
         len(delivered),
         checkpoints,
-        repairs[0],
+        observed.repairs,
         dropped,
-        refusals.count,
-        refusals.first,
+        observed.refusals,
+        observed.first_refusal,
     )
 
 
-class RefusalCounter(logging.Filter):
-    """Count the store's refusals of the breaker's calls, as the breaker logs them.
+class WorkerObserver:
+    """A breaker observer counting repairs of the stored start and the store's refusals.
 
     The breaker never raises from ``get_ttl`` or ``observe``: a store that
     refuses every script (CROSSSLOT on a cluster, scripting disabled) leaves
@@ -214,51 +213,38 @@ class RefusalCounter(logging.Filter):
     """
 
     def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-        self.first: str | None = None
+        self.repairs = 0
+        self.refusals = 0
+        self.first_refusal: str | None = None
 
-    def install(self) -> RefusalCounter:
-        """Start counting on the breaker's logger."""
-        logging.getLogger("panicquota.breaker").addFilter(self)
-        return self
+    def repair(self, kind: str) -> None:
+        self.repairs += 1
 
-    def remove(self) -> None:
-        """Stop counting."""
-        logging.getLogger("panicquota.breaker").removeFilter(self)
+    def decision(self, mode: object, meta: object, source: object) -> None:
+        pass
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Count *record* if it reports a refusal; let every record through."""
-        msg = record.msg
-        if (
-            record.levelno >= logging.ERROR
-            and isinstance(msg, str)
-            and msg.startswith(_STORE_FAILURE_MESSAGE)
-        ):
-            self.count += 1
-            if self.first is None:
-                # The message's arguments: (prefix, the problem in words, backoff).
-                self.first = str(cast("tuple[object, ...]", record.args)[1])
-        return True
+    def panic_state(self, duration_seconds: float | None) -> None:
+        pass
+
+    def transition(self, transition: object) -> None:
+        pass
+
+    def store_error(self, operation: str, error: BaseException) -> None:
+        if is_refusal(error):
+            self.refusals += 1
+            if self.first_refusal is None:
+                self.first_refusal = describe_store_error(error)
+
+    def store_latency(self, operation: str, seconds: float) -> None:
+        pass
+
+    def store_up(self, *, up: bool) -> None:
+        pass
 
 
-def _count_repairs(level: int) -> list[int]:
-    """Count the breaker's repairs of the stored start, whatever the parent's log level.
-
-    The breaker says so in a warning; the logger lets warnings through to a
-    filter that counts the repairs and passes on only what *level* allows.
-    """
-    count = [0]
-    breaker_logger = logging.getLogger("panicquota.breaker")
-    breaker_logger.setLevel(min(level, logging.WARNING))
-
-    def counting(record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and record.msg.startswith(_REPAIR_MESSAGES):
-            count[0] += 1
-        return record.levelno >= level
-
-    breaker_logger.addFilter(counting)
-    return count
+def _pass_logs_at(level: int) -> None:
+    """Pass on the breaker's log records of *level* and up (a spawned child is unconfigured)."""
+    logging.getLogger("panicquota.breaker").setLevel(level)
 
 
 def _decide(
