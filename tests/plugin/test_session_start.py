@@ -80,8 +80,11 @@ def test_the_error_names_where_the_url_is_set(
     result.stderr.fnmatch_lines(
         [
             f"ERROR: panic_redis cannot use the Redis server 'localhost:6379' (set by {source}): "
-            "it is not a Redis URL (Redis URL must specify one of the following schemes "
-            "(redis://, rediss://, unix://)); pass one such as redis://127.0.0.1:6379/0, or "
+            "it is not a Redis URL ('localhost:6379' is not a known scheme in store URL "
+            "'localhost:6379'; accepted: redis://host:6379/0, rediss://..., "
+            "unix:///path/redis.sock, redis+cluster://host:port[,host:port...], "
+            "redis+sentinel://host:port[,host:port...]/service[/db], or the same with valkey "
+            "instead of redis); pass one such as redis://127.0.0.1:6379/0, or "
             f"remove {source} to test on a fresh fakeredis"
         ]
     )
