@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_panicquota import _instructions
+
 if TYPE_CHECKING:
     from panicquota import AdaptivePanicQuota
     from panicquota.clock import ManualClock
@@ -26,6 +28,7 @@ MARKERS = (
     "p99 latency, net of an empty control call, reaches p99_ms milliseconds",
     "panic_no_leak(batch=200, batches=5): run the test body repeatedly after a warm-up and fail "
     "on sustained growth of traced memory or live objects",
+    _instructions.MARKER,
 )
 
 
@@ -70,6 +73,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=1.0,
         help="the certification's latency budget: p99 of one decision in ms (default: 1.0)",
     )
+    _instructions.add_options(group)
     parser.addini(
         "panicquota_redis_url",
         "the real Redis server panic_redis uses (the option and the environment win)",
@@ -81,6 +85,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the plugin's markers."""
     for line in MARKERS:
         config.addinivalue_line("markers", line)
+    config.pluginmanager.register(
+        _instructions.InstructionsPlugin(config), "panicquota-instructions"
+    )
 
 
 def pytest_collection(session: pytest.Session) -> bool | None:
