@@ -5,15 +5,15 @@ machine; counted instructions do not. A count is taken in a fresh interpreter
 run under ``valgrind --tool=callgrind`` with ``PYTHONHASHSEED=0``. The child
 builds the call (the target named by import path, ``module:qualname``, its
 positional arguments returned by a set-up callable, also named by import path,
-because both must be rebuilt there), warms it up, then runs three loops, each
-between two markers: 0 calls of the target, *calls* calls of the target, and
-*calls* calls of an empty function of the same arity. Callgrind zeroes its
-counters when the child enters ``getppid`` and writes them out when it enters
-``getpgrp``, so each loop is counted alone: whatever the start-up, the imports
+because both must be rebuilt there), warms it up, then runs four loops, each
+between two markers: 0 and *calls* calls of the target, then 0 and *calls*
+calls of an empty function of the same arity. Callgrind writes out and
+zeroes its counters when the child enters ``getppid`` (``os.getppid()``) and
+again when it enters ``getpgrp``, so each loop is counted alone: whatever the start-up, the imports
 and the set-up cost (and however much that varies: an embedded Lua seeds its
 string hashes with the time) is not in the figures.
 
-The target's cost is ``(its loop - the 0-call loop) / calls``, the empty
+The target's cost is ``(its loop - its 0-call loop) / calls``, the empty
 call's likewise, and the figure gated is the difference: what the target's
 body costs on top of a call (the loop and the call itself cancel).
 
@@ -56,7 +56,7 @@ FORMAT: Final = "panicquota-instructions/1"
 _NAME = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 _INSTALL = "apt-get install valgrind"
 
-# The child: rebuild the call, warm it up, then the three marked loops (the
+# The child: rebuild the call, warm it up, then the four marked loops (the
 # first marker pair only ends the uncounted start: its part is dropped).
 _CHILD = r"""
 import importlib, json, os, sys
@@ -79,21 +79,26 @@ target = resolve(spec["target"])
 args = tuple(resolve(spec["setup"])()) if spec["setup"] else ()
 names = ", ".join(f"a{i}" for i in range(len(args)))
 space = {"repeat": repeat}
-exec(
-    f"def empty({names}):\n    pass\n"
+exec(f"def empty({names}):\n    pass\n", space)
+# One loop per callee, from the same text: a loop's call site specialises to
+# the first function it calls and would pay a miss on every call of another.
+source = (
     f"def loop(fn, n{', ' if names else ''}{names}):\n"
-    f"    for _ in repeat(None, n):\n        fn({names})\n",
-    space,
+    f"    for _ in repeat(None, n):\n        fn({names})\n"
 )
-empty, loop = space["empty"], space["loop"]
+loops = []
+for _ in range(2):
+    exec(source, space)
+    loops.append(space["loop"])
 for _ in range(spec["warmup"]):
     target(*args)
 os.getppid(); os.getpgrp()
-for fn, n in ((target, 0), (target, calls), (empty, calls)):
-    os.getppid(); loop(fn, n, *args); os.getpgrp()
+for loop, fn in zip(loops, (target, space["empty"])):
+    for n in (0, calls):
+        os.getppid(); loop(fn, n, *args); os.getpgrp()
 """
-#: Parts callgrind writes before the one at exit: the start, then the three loops.
-_PARTS = 4
+#: Parts callgrind writes before the one at exit: one at each of the 5 pairs of marks.
+_PARTS = 10
 
 
 class CountingError(PanicquotaError, RuntimeError):
@@ -264,7 +269,7 @@ def count(
             "--tool=callgrind",
             "--quiet",
             f"--callgrind-out-file={out}",
-            "--zero-before=getppid",
+            "--dump-before=getppid",
             "--dump-before=getpgrp",
             *_command(python, spec, spec.calls),
         ]
@@ -276,9 +281,10 @@ def count(
                 f"{len(parts) - _PARTS} extra marks): those mark the counted loops, so it "
                 "cannot be counted as is; count a callable that does not call them"
             )
-        _, none, target, empty = (_total(part) for part in parts)
+        # Each part ending at getpgrp is one loop alone: it starts at getppid.
+        _, none, target, no_empty, empty = (_total(part) for part in parts[1::2])
     gross = (target - none) / spec.calls
-    baseline = (empty - none) / spec.calls
+    baseline = (empty - no_empty) / spec.calls
     return InstructionCount(
         name=name or spec.target,
         target=spec.target,
