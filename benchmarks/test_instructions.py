@@ -101,11 +101,11 @@ def test_get_ttl_snapshot_calm() -> None:
 @pytest.mark.panic_instructions(
     "instructions_targets:SimulatedSecond.step",
     setup="instructions_targets:simulated_second",
-    calls=200,
+    calls=1000,
     warmup=20,
 )
 def test_simulator_second() -> None:
-    """Count one simulated second of chronic with 2 workers: decisions and accounting."""
+    """Count one simulated second of chronic, 2 workers: decisions, accounting, no store read."""
     (simulator,) = targets.simulated_second()
     points = simulator.accounting.points
     simulator.step()
