@@ -67,6 +67,7 @@ class InstructionsPlugin:
             )
         folders = (str(pyfuncitem.path.parent), str(self.config.rootpath))
         spec = Count(**options, path=tuple(dict.fromkeys(folders)))
+        missing: str | None
         try:
             result = count(spec, pyfuncitem.nodeid)
         except ValgrindMissingError as error:
