@@ -104,12 +104,16 @@ def test_counts_repeat_within_a_thousandth_idle_and_with_both_cores_busy(
     assert first.gross == pytest.approx(first.instructions + first.empty, abs=0.11)
 
 
-def test_the_count_scales_with_the_work(targets: str) -> None:
-    """Doubling a loop's length doubles its count, the call's own cost aside."""
+def test_a_loop_costs_its_work_and_an_empty_function_nothing(
+    targets: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 1000-step loop costs well over 10,000 instructions; an empty function about none."""
     short = count(Count("count_targets:work", "count_targets:thousand", calls=50, path=(targets,)))
     assert short.name == "count_targets:work"
     assert short.calls == 50
-    empty = count(Count("count_targets:nothing", calls=200, path=(targets,)), "nothing")
+    # The child finds the module through PYTHONPATH too; other variables can be passed.
+    monkeypatch.setenv("PYTHONPATH", targets)
+    empty = count(Count("count_targets:nothing", calls=200), "nothing", env={"LC_ALL": "C"})
     # An empty function counted against an empty function costs (almost) nothing.
     assert abs(empty.instructions) < 0.02 * empty.empty
     assert empty.name == "nothing"
