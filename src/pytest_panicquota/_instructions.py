@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from panicquota._instructions import InstructionCount
 
 MARKER = (
-    "panic_instructions(target, setup=None, calls=1000, warmup=100): after the test body, count "
+    "panic_instructions(target, setup=None, calls=1000, warmup=100, env=None): after the test "
+    "body, count "
     "the instructions one call of target ('module:qualname', with the positional arguments the "
     "set-up 'module:qualname' returns) costs net of an empty call, under valgrind"
 )
@@ -66,10 +67,12 @@ class InstructionsPlugin:
                 pytrace=False,
             )
         folders = (str(pyfuncitem.path.parent), str(self.config.rootpath))
+        # The child's environment is kept minimal (see _instructions._child_env).
+        env = options.pop("env", None)
         spec = Count(**options, path=tuple(dict.fromkeys(folders)))
         missing: str | None
         try:
-            result = count(spec, pyfuncitem.nodeid)
+            result = count(spec, pyfuncitem.nodeid, env=env)
         except ValgrindMissingError as error:
             missing = str(error)
         else:

@@ -17,6 +17,13 @@ def quote(amount, rate):
 
 def quote_args():
     return (100.0, 0.2)
+
+
+def quote_args_from_env():
+    import os
+
+    # Only PATH, HOME, LANG, TMPDIR and PYTHONPATH reach the child, and the marker's env.
+    return (float(os.environ["PRICING_AMOUNT"]), 0.2)
 """
 SUITE = """
 import pytest
@@ -29,7 +36,10 @@ def test_quote_cost():
     assert quote(100.0, 0.2) == 1000.0
 
 
-@pytest.mark.panic_instructions(target="pricing:quote", setup="pricing:quote_args", calls=100)
+@pytest.mark.panic_instructions(
+    target="pricing:quote", setup="pricing:quote_args_from_env", calls=100,
+    env={"PRICING_AMOUNT": "100.0"},
+)
 def test_quote_cost_by_keyword():
     pass
 
@@ -141,6 +151,6 @@ def test_the_option_and_the_marker_are_documented(
     monkeypatch.setenv("COLUMNS", "80")
     pytester.runpytest("--help").stdout.fnmatch_lines(HELP, consecutive=True)
     pytester.runpytest("--markers").stdout.fnmatch_lines(
-        ["@pytest.mark.panic_instructions(target, setup=None, calls=1000, warmup=100): after *"]
+        ["@pytest.mark.panic_instructions(target, setup=None, calls=1000, warmup=100, env=None): *"]
     )
     assert os.environ["COLUMNS"] == "80"
