@@ -15,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pytest_panicquota._cache import Upstream, UpstreamError
     from pytest_panicquota._checks import (
         assert_deterministic,
         assert_latency,
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 __all__ = [
     "RestoreError",
     "SharedServerError",
+    "Upstream",
+    "UpstreamError",
     "WorkerContext",
     "WorkerError",
     "assert_deterministic",
@@ -42,6 +45,8 @@ _HOMES = {
     "SharedServerError": "pytest_panicquota._journal",
     "WorkerContext": "pytest_panicquota._workers",
     "WorkerError": "pytest_panicquota._workers",
+    "Upstream": "pytest_panicquota._cache",
+    "UpstreamError": "pytest_panicquota._cache",
     **dict.fromkeys(
         (
             "assert_deterministic",

@@ -15,6 +15,13 @@ import pytest
 
 from pytest_panicquota import _instructions
 
+# The cache fixtures live in their own module; importing them here registers them.
+from pytest_panicquota._cache import (  # noqa: F401
+    panic_cache,
+    panic_cache_options,
+    panic_upstream,
+)
+
 if TYPE_CHECKING:
     from panicquota import AdaptivePanicQuota
     from panicquota.clock import ManualClock

@@ -19,6 +19,7 @@ heavy = sorted(
     if name.partition(".")[0] in {"redis", "fakeredis", "hypothesis", "rich", "lupa"}
     or name.startswith("panicquota.certification")
     or name.startswith("panicquota.breaker")
+    or name.startswith("panicquota.cache")
 )
 print(json.dumps({"code": int(code), "plugin_loaded": plugin is not None, "heavy": heavy}))
 """

@@ -1,0 +1,118 @@
+"""Prometheus metrics of the cache (the optional ``metrics`` extra).
+
+Labels take a handful of values each (results, tiers, store operations,
+exception class names), never a key or a request's context. The counters
+work in prometheus_client's multiprocess mode.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+from panicquota.cache._types import CacheSource
+from panicquota.decision import Decision
+from panicquota.tiers import MODE_BY_TIER
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+__all__ = ["METRIC_NAMES", "CacheMetrics"]
+
+#: The metrics, as exposed.
+METRIC_NAMES: Final = (
+    "panicquota_cache_requests_total",
+    "panicquota_cache_fetches_total",
+    "panicquota_cache_store_errors_total",
+)
+
+_TIER_OF_MODE: Final = {mode: str(tier) for tier, mode in enumerate(MODE_BY_TIER)}
+_CREATED: dict[int, tuple[Any, ...]] = {}
+
+
+def _prometheus() -> Any:
+    try:
+        import prometheus_client
+    except ImportError as error:
+        from panicquota.breaker._types import MissingDependencyError
+
+        raise MissingDependencyError(
+            "cache metrics need prometheus_client, which is not installed: "
+            "pip install 'panicquota[metrics]'"
+        ) from error
+    return prometheus_client
+
+
+class CacheMetrics:
+    """Count a cache's answers (hit, miss, coalesced, stale), upstream fetches and store errors.
+
+    ``panicquota_cache_requests_total{result, tier}`` counts answers by
+    :class:`CacheSource` (lower case) and the tier of the decision they were
+    judged by; ``panicquota_cache_fetches_total{tier, outcome}`` counts calls
+    of ``fetch`` (``ok`` or ``error``); ``panicquota_cache_store_errors_total
+    {operation, error}`` counts failed store calls.
+
+    Args:
+        registry: where the collectors are registered (default: the
+            prometheus_client default registry). Several instances over one
+            registry share the same collectors.
+
+    Raises:
+        MissingDependencyError: prometheus_client is not installed.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        prom = _prometheus()
+        registry = prom.REGISTRY if registry is None else registry
+        created = _CREATED.get(id(registry))
+        if created is None or created[0] is not registry:
+            created = (registry, *self._create(prom, registry))
+            _CREATED[id(registry)] = created
+        _, self._requests, self._fetches, self._errors = created
+        # labels() costs more than the increment: children are looked up once.
+        self._served: dict[tuple[CacheSource, object], Any] = {}
+        self._fetched: dict[tuple[object, bool], Any] = {}
+
+    @staticmethod
+    def _create(prom: Any, registry: CollectorRegistry) -> tuple[Any, ...]:
+        return (
+            prom.Counter(
+                "panicquota_cache_requests",
+                "Cache answers, by result (hit, miss, coalesced, stale) and tier.",
+                ("result", "tier"),
+                registry=registry,
+            ),
+            prom.Counter(
+                "panicquota_cache_fetches",
+                "Upstream fetches made by the cache, by tier and outcome (ok, error).",
+                ("tier", "outcome"),
+                registry=registry,
+            ),
+            prom.Counter(
+                "panicquota_cache_store_errors",
+                "Failed cache store calls, by operation and exception class.",
+                ("operation", "error"),
+                registry=registry,
+            ),
+        )
+
+    def served(self, source: CacheSource, decision: Decision) -> None:
+        """Count one answer."""
+        key = (source, decision[1])
+        child = self._served.get(key)
+        if child is None:
+            tier = _TIER_OF_MODE.get(decision[1], "unknown")
+            child = self._served[key] = self._requests.labels(source.value.lower(), tier)
+        child.inc()
+
+    def fetched(self, decision: Decision, ok: bool) -> None:
+        """Count one call of ``fetch``."""
+        key = (decision[1], ok)
+        child = self._fetched.get(key)
+        if child is None:
+            tier = _TIER_OF_MODE.get(decision[1], "unknown")
+            child = self._fetched[key] = self._fetches.labels(tier, "ok" if ok else "error")
+        child.inc()
+
+    def store_error(self, operation: str, error: BaseException) -> None:
+        """Count a failed store call."""
+        self._errors.labels(operation, type(error).__name__).inc()

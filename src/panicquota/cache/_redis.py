@@ -1,0 +1,171 @@
+"""RedisStore: entries shared by every worker through Redis, with leases for coalescing.
+
+An entry is one string key, ``<prefix>:v:<key>``, holding the fetch time
+(epoch seconds on the breaker's clock) then a space then the serialized
+value, so a hit is one ``GET``. It is written with ``PX`` (never 0) long
+enough for the stale window. A lease is ``<prefix>:l:<key>``, set with
+``SET NX PX`` to a random token and deleted only by its holder (compare and
+delete in Lua); a holder that dies or hangs loses it when ``PX`` runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from typing import Any
+
+from panicquota.cache._types import Entry
+from panicquota.errors import InvalidArgumentError
+
+__all__ = ["AsyncRedisStore", "RedisStore", "decode_entry", "encode_entry"]
+
+logger = logging.getLogger("panicquota.cache")
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def encode_entry(entry: Entry) -> bytes:
+    """Return *entry* (whose value is bytes) as stored in Redis."""
+    return b"%.6f %b" % (entry.fetched_at, entry.value)
+
+
+def decode_entry(raw: bytes | str) -> Entry:
+    """Return the entry stored as *raw*.
+
+    Raises:
+        ValueError: *raw* is not an entry.
+    """
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogateescape")
+    stamp, sep, payload = raw.partition(b" ")
+    try:
+        fetched_at = float(stamp)
+    except ValueError:
+        fetched_at = math.nan
+    if not sep or not math.isfinite(fetched_at):
+        raise ValueError(f"not a panicquota cache entry: {raw[:40]!r}")
+    return Entry(payload, fetched_at)
+
+
+def _milliseconds(seconds: float) -> int:
+    # Never PX 0 (Redis refuses it): at least one millisecond.
+    return max(math.ceil(seconds * 1000), 1)
+
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError)
+
+
+class _RedisBase:
+    shared = True
+
+    def __init__(self, client: Any, prefix: str = "panicquota:cache") -> None:
+        if not isinstance(prefix, str) or not prefix:
+            raise InvalidArgumentError(
+                f"prefix must be a non-empty string such as 'odds:cache', got {prefix!r}"
+            )
+        for method in ("get", "set", "register_script"):
+            if not callable(getattr(client, method, None)):
+                raise InvalidArgumentError(
+                    f"client must be a redis-py compatible client (with {method}()), got {client!r}"
+                )
+        self.client = client
+        self.prefix = prefix
+        #: What a call may raise when Redis is down or answers garbage.
+        self.errors = _store_errors()
+        self._release = client.register_script(RELEASE)
+
+    def _decoded(self, key: str, raw: bytes | str | None) -> Entry | None:
+        if raw is None:
+            return None
+        try:
+            return decode_entry(raw)
+        except ValueError as error:
+            # Somebody else's data under the prefix: a miss, not an outage.
+            logger.warning("ignoring the unreadable cache entry %r (%s)", key, error)
+            return None
+
+    def entry_key(self, key: str) -> str:
+        """Return the Redis key of *key*'s entry."""
+        return f"{self.prefix}:v:{key}"
+
+    def lease_key(self, key: str) -> str:
+        """Return the Redis key of *key*'s lease."""
+        return f"{self.prefix}:l:{key}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(prefix={self.prefix!r})"
+
+
+class RedisStore(_RedisBase):
+    """Share entries, and the leases that coalesce misses, through a redis-py client.
+
+    Args:
+        client: a redis-py compatible client (redis-py, valkey-py, fakeredis);
+            build it with short socket timeouts and no retries
+            (:func:`panicquota.breaker.connect` does) so an outage costs little.
+        prefix: the prefix of every key the store writes.
+    """
+
+    def get(self, key: str) -> Entry | None:
+        """Return the entry at *key*, or ``None`` (absent, or not an entry: logged)."""
+        return self._decoded(key, self.client.get(self.entry_key(key)))
+
+    def set(self, key: str, entry: Entry, expire: float) -> None:
+        """Store *entry* (bytes value) at *key* for *expire* seconds."""
+        self.client.set(self.entry_key(key), encode_entry(entry), px=_milliseconds(expire))
+
+    def delete(self, key: str) -> None:
+        """Remove the entry at *key*, if any."""
+        self.client.delete(self.entry_key(key))
+
+    def acquire(self, key: str, seconds: float) -> str | None:
+        """Take *key*'s lease for *seconds*; return its token, or ``None`` if somebody holds it."""
+        token = secrets.token_hex(8)
+        if self.client.set(self.lease_key(key), token, nx=True, px=_milliseconds(seconds)):
+            return token
+        return None
+
+    def release(self, key: str, token: str) -> None:
+        """Give back *key*'s lease if *token* still holds it."""
+        self._release(keys=[self.lease_key(key)], args=[token])
+
+
+class AsyncRedisStore(_RedisBase):
+    """The :class:`RedisStore` over a ``redis.asyncio`` client, for :class:`AsyncPanicCache`.
+
+    Args:
+        client: a ``redis.asyncio`` compatible client (or ``fakeredis.FakeAsyncRedis``).
+        prefix: the prefix of every key the store writes.
+    """
+
+    async def get(self, key: str) -> Entry | None:
+        """Return the entry at *key*, or ``None`` (absent, or not an entry: logged)."""
+        return self._decoded(key, await self.client.get(self.entry_key(key)))
+
+    async def set(self, key: str, entry: Entry, expire: float) -> None:
+        """Store *entry* (bytes value) at *key* for *expire* seconds."""
+        await self.client.set(self.entry_key(key), encode_entry(entry), px=_milliseconds(expire))
+
+    async def delete(self, key: str) -> None:
+        """Remove the entry at *key*, if any."""
+        await self.client.delete(self.entry_key(key))
+
+    async def acquire(self, key: str, seconds: float) -> str | None:
+        """Take *key*'s lease for *seconds*; return its token, or ``None`` if somebody holds it."""
+        token = secrets.token_hex(8)
+        if await self.client.set(self.lease_key(key), token, nx=True, px=_milliseconds(seconds)):
+            return token
+        return None
+
+    async def release(self, key: str, token: str) -> None:
+        """Give back *key*'s lease if *token* still holds it."""
+        await self._release(keys=[self.lease_key(key)], args=[token])
