@@ -183,3 +183,18 @@ class SimulatedSecond:
 def simulated_second() -> tuple[Any, ...]:
     """Return a simulator 20 minutes into chronic with 2 workers, ready to step."""
     return (SimulatedSecond(),)
+
+
+def fetch_odds() -> dict[str, object]:
+    """Return what the upstream would: called once, to fill the cache."""
+    return {"match": 42, "odds": [1.85, 3.4, 4.2]}
+
+
+def cache_hit() -> tuple[Any, ...]:
+    """Return a filled PanicCache over a calm breaker, the key and the fetch: every call hits."""
+    from panicquota.cache import MemoryStore, PanicCache
+
+    breaker = _breaker(0)
+    cache = PanicCache(breaker, MemoryStore(), normal_ttl=60)
+    cache.get_or_fetch("odds:42", fetch_odds, LIGUE_1)
+    return (cache, "odds:42", fetch_odds, LIGUE_1)

@@ -110,3 +110,15 @@ def test_simulator_second() -> None:
     points = simulator.accounting.points
     simulator.step()
     assert simulator.accounting.points == points + len(simulator.contexts)
+
+
+@pytest.mark.panic_instructions(
+    "panicquota.cache:PanicCache.get_or_fetch", setup="instructions_targets:cache_hit", calls=5000
+)
+def test_cache_hit() -> None:
+    """Count a PanicCache hit on a MemoryStore: the breaker's decision and the fresh entry."""
+    from panicquota.cache import CacheSource
+
+    cache, key, fetch, context = targets.cache_hit()
+    result = cache.lookup(key, fetch, context)
+    assert (result.value, result.source) == (targets.fetch_odds(), CacheSource.HIT)
