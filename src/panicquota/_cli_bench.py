@@ -1,10 +1,16 @@
-"""``panicquota bench-compare``: compare two pytest-benchmark runs by ratio to a control.
+"""``panicquota bench-compare``: gate a run against a baseline, timed or counted.
 
-Absolute times mean little on CI machines that change from run to run
-(pytest-benchmark's saved-baseline comparison breaks there, its issue #276).
-Each benchmark is divided by a control benchmark measured in the same run, so
-a slower machine moves both and no regression is reported unless the
-benchmark got slower relative to the control.
+Two kinds of files. Counted instructions (``pytest --panicquota-instructions``,
+see :mod:`panicquota._instructions`) are compared as they are: they are net of
+an empty call already and do not move with the machine's load, so a tight
+budget (3% by default) holds against a committed baseline.
+
+Timings (pytest-benchmark JSON) mean little as absolute times on CI machines
+that change from run to run (pytest-benchmark's saved-baseline comparison
+breaks there, its issue #276). Each benchmark is divided by a control
+benchmark measured in the same run, so a slower machine moves both and no
+regression is reported unless the benchmark got slower relative to the
+control.
 """
 
 from __future__ import annotations
@@ -21,6 +27,12 @@ from panicquota.errors import ConfigError, InvalidArgumentError
 
 __all__ = ["Comparison", "compare", "load_run", "register"]
 
+#: The budgets when --max-regression is not given: counts are exact, times are not.
+DEFAULT_BUDGET = {"counts": 0.03, "times": 0.10}
+#: What a count depends on besides the code: counts taken elsewhere are not comparable.
+_COMPARABLE = ("python", "implementation", "machine")
+_UPDATE = "pytest --panicquota-instructions=OLD.json"
+
 STATS = ("median", "min", "mean")
 
 
@@ -28,11 +40,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``bench-compare`` sub-command."""
     parser = subparsers.add_parser(
         "bench-compare",
-        help="compare two pytest-benchmark JSON runs by each benchmark's ratio to a control",
+        help="gate a run against a baseline: counted instructions, or timings by ratio to a "
+        "control",
         description=(
-            "Compare two pytest-benchmark JSON files (pytest --benchmark-json=PATH). Each "
-            "benchmark is divided by the control measured in the same run; exit 1 when a "
-            "ratio grew by more than --max-regression."
+            "Compare two counted-instruction files (pytest --panicquota-instructions=PATH): "
+            "exit 1 when a count grew by more than --max-regression (default 3%%). Or compare "
+            "two pytest-benchmark JSON files (pytest --benchmark-json=PATH): each benchmark is "
+            "divided by the control measured in the same run; exit 1 when a ratio grew by more "
+            "than --max-regression (default 10%%)."
         ),
     )
     parser.add_argument("old", metavar="OLD.json", help="the baseline run")
@@ -40,18 +55,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--max-regression",
         type=_fraction,
-        default=0.10,
+        default=None,
         metavar="PERCENT",
-        help="how much a ratio may grow, e.g. 10%% (default: 10%%)",
+        help="how much a count or a ratio may grow, e.g. 3%% (default: 3%% for counts, 10%% "
+        "for timings)",
     )
     parser.add_argument(
         "--control",
-        required=True,
+        default=None,
         metavar="NAME",
-        help="the control benchmark's full name or name, e.g. test_empty_call (required)",
+        help="timings: the control benchmark's full name or name, e.g. test_empty_call "
+        "(required for timings; counts are already net of an empty call)",
     )
     parser.add_argument(
-        "--stat", choices=STATS, default="median", help="the statistic compared (default: median)"
+        "--stat",
+        choices=STATS,
+        default="median",
+        help="timings: the statistic compared (default: median)",
     )
     parser.add_argument(
         "--allow-missing",
@@ -161,11 +181,133 @@ def compare(
     return rows
 
 
+def _is_counts(path: str) -> bool:
+    """Tell a counts file from anything else (which load_run then judges)."""
+    from panicquota._instructions import FORMAT
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("format") == FORMAT
+
+
 def _bench_compare(args: argparse.Namespace) -> int:
+    counted = [_is_counts(args.old), _is_counts(args.new)]
+    if any(counted):
+        if not all(counted):
+            kind = {True: "counted instructions", False: "not counted instructions"}
+            raise InvalidArgumentError(
+                f"{args.old!r} holds {kind[counted[0]]} and {args.new!r} "
+                f"{kind[counted[1]]}: compare two files of one kind"
+            )
+        return _compare_counts(args)
+    return _compare_times(args)
+
+
+def _compare_counts(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from panicquota._instructions import load_counts
+
+    old_about, old = load_counts(args.old)
+    new_about, new = load_counts(args.new)
+    differ = [key for key in _COMPARABLE if old_about.get(key) != new_about.get(key)]
+    if differ:
+        shown = ", ".join(f"{k} {old_about.get(k)!r} vs {new_about.get(k)!r}" for k in differ)
+        raise ConfigError(
+            f"{args.old!r} and {args.new!r} were counted on different interpreters ({shown}): "
+            f"counts are comparable only on one; take the baseline again where the gate runs "
+            f"({_UPDATE})"
+        )
+    names = sorted(set(old) | set(new))
+    if not set(old) & set(new):
+        raise InvalidArgumentError(
+            f"{args.old!r} and {args.new!r} have no benchmark in common: nothing to compare"
+        )
+    limit = DEFAULT_BUDGET["counts"] if args.max_regression is None else args.max_regression
+    table = Table(
+        title="instructions per call, net of an empty call (valgrind)", title_justify="left"
+    )
+    for column in ("benchmark", "old", "new", "change", "verdict"):
+        table.add_column(column, justify="left" if column in ("benchmark", "verdict") else "right")
+    regressions: list[tuple[str, float]] = []
+    for name in names:
+        before, after = old.get(name), new.get(name)
+        change = None if before is None or after is None else after / before - 1
+        if change is None:
+            verdict = "new" if before is None else "gone"
+        elif change > limit:
+            verdict = "[bold red]REGRESSION[/]"
+            regressions.append((name, change))
+        else:
+            verdict = "[green]ok[/]"
+        table.add_row(
+            escape(name),
+            "-" if before is None else f"{before:,.1f}",
+            "-" if after is None else f"{after:,.1f}",
+            "-" if change is None else f"{change:+.2%}",
+            verdict,
+        )
+    console = _console(names)
+    console.print(table)
+    gone = [name for name in names if name not in new]
+    regressed = [(f"{name} grew {change:+.2%}") for name, change in regressions]
+    return _verdict(console, args, limit, gone, regressed, "over the baseline")
+
+
+def _console(names: list[str]) -> Any:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        # CI logs have no width: keep whole benchmark names on one line.
+        console.width = max(console.width, max((len(n) for n in names), default=0) + 56)
+    return console
+
+
+def _verdict(
+    console: Any,
+    args: argparse.Namespace,
+    limit: float,
+    gone: list[str],
+    regressed: list[str],
+    relative: str,
+) -> int:
+    """Print the outcome and return the exit code: 1 on a regression or a missing benchmark."""
+    from rich.markup import escape
+
+    budget = f"{limit * 100:g}%"
+    # A renamed or deleted benchmark would otherwise hide a regression.
+    missing = bool(gone) and not args.allow_missing
+    if missing:
+        console.print(
+            f"[bold red]{len(gone)} benchmark(s) of OLD missing from NEW[/]: "
+            f"{escape(', '.join(gone))} (pass --allow-missing if removed on purpose)",
+            soft_wrap=True,
+        )
+    if regressed:
+        console.print(
+            f"[bold red]{len(regressed)} regression(s)[/] beyond {budget} {relative}: "
+            f"{escape('; '.join(regressed))}",
+            soft_wrap=True,
+        )
+    elif not missing:
+        console.print(f"no regression beyond {budget} {relative}", soft_wrap=True)
+    return 1 if regressed or missing else 0
+
+
+def _compare_times(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
+    if args.control is None:
+        raise InvalidArgumentError(
+            "comparing timings needs --control NAME, the control benchmark measured in the "
+            "same runs (e.g. --control test_empty_call)"
+        )
     old = load_run(args.old, args.stat)
     new = load_run(args.new, args.stat)
     old_control = _find_control(old, args.control, args.old)
@@ -176,7 +318,7 @@ def _bench_compare(args: argparse.Namespace) -> int:
             f"{args.old!r} and {args.new!r} have no benchmark in common besides the control: "
             "nothing to compare"
         )
-    limit = args.max_regression
+    limit = DEFAULT_BUDGET["times"] if args.max_regression is None else args.max_regression
     table = Table(
         title=(
             f"{args.stat} / control ({new_control.split('::')[-1]}): control "

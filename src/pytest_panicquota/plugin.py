@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_panicquota import _instructions
+
 # The cache fixtures live in their own module; importing them here registers them.
 from pytest_panicquota._cache import (  # noqa: F401
     panic_cache,
@@ -33,6 +35,7 @@ MARKERS = (
     "p99 latency, net of an empty control call, reaches p99_ms milliseconds",
     "panic_no_leak(batch=200, batches=5): run the test body repeatedly after a warm-up and fail "
     "on sustained growth of traced memory or live objects",
+    _instructions.MARKER,
 )
 
 
@@ -77,6 +80,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="the certification's latency budget: p99 of one decision in ms (default: 1.0)",
     )
+    _instructions.add_options(group)
     parser.addini(
         "panicquota_redis_url",
         "the real Redis server panic_redis uses (the option and the environment win)",
@@ -101,6 +105,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     for line in MARKERS:
         config.addinivalue_line("markers", line)
+    config.pluginmanager.register(
+        _instructions.InstructionsPlugin(config), "panicquota-instructions"
+    )
     if not config.getoption("panicquota_certify"):
         given = [flag for dest, flag in CERTIFY_ONLY if config.getoption(dest) is not None]
         if given:
