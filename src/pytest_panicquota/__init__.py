@@ -18,12 +18,12 @@ if TYPE_CHECKING:
     from pytest_panicquota._cache import Upstream, UpstreamError
     from pytest_panicquota._checks import (
         assert_deterministic,
-        assert_io_latency,
         assert_latency,
         assert_no_leak,
         assert_pure,
         assert_workers_agree,
     )
+    from pytest_panicquota._io_latency import assert_io_latency
     from pytest_panicquota._journal import RestoreError, SharedServerError
     from pytest_panicquota._workers import WorkerContext, WorkerError
 
@@ -49,10 +49,10 @@ _HOMES = {
     "WorkerError": "pytest_panicquota._workers",
     "Upstream": "pytest_panicquota._cache",
     "UpstreamError": "pytest_panicquota._cache",
+    "assert_io_latency": "pytest_panicquota._io_latency",
     **dict.fromkeys(
         (
             "assert_deterministic",
-            "assert_io_latency",
             "assert_latency",
             "assert_no_leak",
             "assert_pure",

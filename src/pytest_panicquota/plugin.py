@@ -1,5 +1,6 @@
-"""The pytest plugin: options, markers, fixtures and the certification mode.
+"""The pytest plugin: options, markers, hooks and fixtures.
 
+The certification mode's hooks delegate to :mod:`pytest_panicquota._certification_mode`.
 Heavy imports (redis, fakeredis, Hypothesis, the certification engine) happen
 inside the hooks and fixtures that need them, so an installed plugin that a
 test suite does not use costs nothing.
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_panicquota import _instructions
+from pytest_panicquota import _certification_mode, _instructions
 
 # The cache fixtures live in their own module; importing them here registers them.
 from pytest_panicquota._cache import (  # noqa: F401
@@ -88,57 +89,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-CERTIFY_ONLY = (
-    ("panicquota_target", "--panicquota-target"),
-    ("panicquota_report", "--panicquota-report"),
-    ("panicquota_p99_ms", "--panicquota-p99-ms"),
-)
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the plugin's markers; refuse certification options without certification.
-
-    With ``--panicquota-certify`` under pytest-xdist the criteria run in this
-    process (xdist's own ``pytest_configure`` runs last and then starts no
-    workers): split across workers, each would hold part of the report, and
-    the latency criterion would be timed against its sibling workers.
-    """
+    """Register the plugin's markers; refuse certification options without certification."""
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     config.pluginmanager.register(
         _instructions.InstructionsPlugin(config), "panicquota-instructions"
     )
-    if not config.getoption("panicquota_certify"):
-        given = [flag for dest, flag in CERTIFY_ONLY if config.getoption(dest) is not None]
-        if given:
-            verb = "applies" if len(given) == 1 else "apply"
-            raise pytest.UsageError(
-                f"{' and '.join(given)} {verb} only with --panicquota-certify; add it to "
-                "certify a target, or drop them to run the tests"
-            )
-        return
-    workers = getattr(config.option, "tx", None)
-    if getattr(config.option, "dist", "no") != "no" and workers:
-        config.stash[_xdist_workers_key] = len(workers)
-        config.option.dist = "no"
-        config.option.tx = []
-
-
-_xdist_workers_key = pytest.StashKey[int]()
+    _certification_mode.configure(config)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """Say, in certification mode, what runs instead of the tests."""
-    if not config.getoption("panicquota_certify"):
-        return []
-    line = (
-        f"panicquota: certifying {config.getoption('panicquota_target')}: the normal tests "
-        "are not collected"
-    )
-    workers = config.stash.get(_xdist_workers_key, None)
-    if workers is not None:
-        line += f"; the criteria run one by one in this process (not on {workers} xdist workers)"
-    return [line]
+    return _certification_mode.report_header(config)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -160,63 +123,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_collection(session: pytest.Session) -> bool | None:
     """Collect the certification criteria instead of tests with ``--panicquota-certify``."""
-    if not session.config.getoption("panicquota_certify"):
-        return None
-    from pytest_panicquota._certify import collect
-
-    items = collect(session)
-    hook = session.config.hook
-    hook.pytest_collection_modifyitems(session=session, config=session.config, items=items)
-    session.items = items
-    session.testscollected = len(items)
-    hook.pytest_collection_finish(session=session)
-    return True
+    return _certification_mode.collect_criteria(session)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """Print the certification table and write its JSON report."""
-    if not config.getoption("panicquota_certify"):
-        return
-    from panicquota.certification import Criterion
-    from pytest_panicquota._certify import missing_criteria, report_key
-
-    report = config.stash.get(report_key, None)
-    if report is None:
-        return
-    terminalreporter.section("panicquota certification")
-    lines = report.lines()
-    missing = missing_criteria(report)
-    if missing:
-        # The table's verdict covers the rows shown: not a pass of the policy.
-        verdict = lines[-1].rstrip().removesuffix("PASS").removesuffix("FAIL")
-        lines[-1] = f"{verdict}INCOMPLETE: {len(missing)} of {len(Criterion)} criteria did not run"
-    for line in lines:
-        terminalreporter.write_line(line)
-    path = config.getoption("panicquota_report")
-    if not path:
-        return
-    if missing:
-        terminalreporter.write_line(
-            f"report NOT written to {path}: {len(missing)} of {len(Criterion)} criteria did "
-            f"not run ({', '.join(missing)}); a report covers every criterion or none "
-            "(drop -k, -x, --lf or --deselect)"
-        )
-        return
-    report.write_json(path)
-    terminalreporter.write_line(f"report written to {path}")
+    _certification_mode.terminal_summary(terminalreporter, config)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail a certification run that was asked for a report it could not write in full."""
-    config = session.config
-    if not config.getoption("panicquota_certify") or not config.getoption("panicquota_report"):
-        return
-    from pytest_panicquota._certify import missing_criteria, report_key
-
-    report = config.stash.get(report_key, None)
-    if report is not None and missing_criteria(report) and exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    _certification_mode.sessionfinish(session, exitstatus)
 
 
 @pytest.hookimpl(tryfirst=True)

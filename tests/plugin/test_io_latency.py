@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from panicquota.errors import InvalidArgumentError
-from pytest_panicquota import _checks, assert_io_latency
+from pytest_panicquota import _io_latency, assert_io_latency
 
 from .support import REAL_URL
 
@@ -100,7 +100,7 @@ def test_preempted_samples_are_retaken(monkeypatch: pytest.MonkeyPatch) -> None:
     """A pair during which the thread was preempted is retaken, and counted in the message."""
     switches = itertools.count()
     # Each sample reads the counter twice: a change on every other sample.
-    monkeypatch.setattr(_checks, "involuntary_switches", lambda: next(switches) // 3)
+    monkeypatch.setattr(_io_latency, "involuntary_switches", lambda: next(switches) // 3)
     with pytest.raises(AssertionError, match=r"10 interleaved samples after 0 warm-up, \d+ pre"):
         assert_io_latency(time.sleep, 0.001, control=lambda: None, samples=10, warmup=0, rounds=1)
 
@@ -108,7 +108,7 @@ def test_preempted_samples_are_retaken(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_every_sample_preempted(monkeypatch: pytest.MonkeyPatch) -> None:
     """A machine preempting every sample gives a verdict saying it cannot judge."""
     switches = itertools.count()
-    monkeypatch.setattr(_checks, "involuntary_switches", lambda: next(switches))
+    monkeypatch.setattr(_io_latency, "involuntary_switches", lambda: next(switches))
     with pytest.raises(AssertionError) as raised:
         assert_io_latency(len, "ab", control=lambda: None, samples=5, warmup=0, rounds=2)
     assert str(raised.value) == (
@@ -166,13 +166,13 @@ def test_bad_options(options: dict[str, Any], message: str) -> None:
 
 def test_zero_control_time_is_an_infinite_ratio() -> None:
     """A control timed at 0 ns makes any call infinitely slower, never a division error."""
-    assert _checks._Pairs(0.5, 0.0, 0.1, 0.0, 10, 0).ratio == math.inf
+    assert _io_latency._Pairs(0.5, 0.0, 0.1, 0.0, 10, 0).ratio == math.inf
 
 
 def test_the_median_is_held_to_the_budget_too() -> None:
     """Tails alike (a busy machine's waits) but medians 3x apart: the ratio is the medians'."""
-    assert _checks._Pairs(10.0, 10.0, 0.3, 0.1, 500, 0).ratio == pytest.approx(3.0)
-    assert _checks._Pairs(10.0, 2.0, 0.3, 0.1, 500, 0).ratio == pytest.approx(5.0)
+    assert _io_latency._Pairs(10.0, 10.0, 0.3, 0.1, 500, 0).ratio == pytest.approx(3.0)
+    assert _io_latency._Pairs(10.0, 2.0, 0.3, 0.1, 500, 0).ratio == pytest.approx(5.0)
 
 
 IO_SUITE = """

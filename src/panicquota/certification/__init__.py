@@ -12,14 +12,8 @@ import warnings
 from typing import Any
 
 from panicquota.certification._bad_input import check_bad_input
-from panicquota.certification._checks import (
-    DEFAULT_SEEDS,
-    check_deterministic,
-    check_latency,
-    check_no_leak,
-    check_pure,
-)
 from panicquota.certification._contract import check_contract
+from panicquota.certification._determinism import DEFAULT_SEEDS, check_deterministic
 from panicquota.certification._engine import (
     CertificationReport,
     Criterion,
@@ -28,7 +22,10 @@ from panicquota.certification._engine import (
     certify,
     run_criterion,
 )
+from panicquota.certification._latency import check_latency
+from panicquota.certification._leak import check_no_leak
 from panicquota.certification._outcome import Outcome
+from panicquota.certification._purity import check_pure
 from panicquota.certification._stateless import check_stateless
 from panicquota.certification._target import load_target
 

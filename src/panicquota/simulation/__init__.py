@@ -35,9 +35,8 @@ from panicquota.simulation._scenario import (
     Scenario,
     ScenarioError,
     TrafficShare,
-    load_scenario,
-    scenario_from_mapping,
 )
+from panicquota.simulation._scenario_loading import load_scenario, scenario_from_mapping
 
 __all__ = [
     "BUILTIN_SCENARIOS",

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
-from panicquota.simulation._scenario import Scenario, ScenarioError, scenario_from_mapping
+from panicquota.simulation._scenario import Scenario, ScenarioError
+from panicquota.simulation._scenario_loading import scenario_from_mapping
 
 __all__ = ["BUILTIN_SCENARIOS", "builtin_scenario"]
 
