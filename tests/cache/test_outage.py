@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import fakeredis
 import pytest
-from redis.exceptions import RedisError
 
 from panicquota.breaker import VIXCircuitBreaker, connect, connect_async
 from panicquota.cache import (
@@ -27,62 +23,14 @@ from panicquota.cache import (
 from panicquota.clock import ManualClock
 from pytest_panicquota import Upstream
 
+from ..breaker.support import RedisServer, free_port
 from .support import T0
-
-
-def free_port() -> int:
-    """Return a TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class RedisServer:
-    """A redis-server this test owns: no persistence, stopped only by its own pid."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        """Start an empty server and wait until it answers."""
-        executable = shutil.which("redis-server")
-        if executable is None:
-            pytest.fail("redis-server is not installed: the outage tests need it")
-        self.process = subprocess.Popen(
-            [
-                *(executable, "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--loglevel", "warning"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        probe = connect(self.url)
-        try:
-            for _ in range(200):
-                try:
-                    probe.ping()
-                    return
-                except RedisError:
-                    time.sleep(0.02)
-            pytest.fail(f"redis-server on port {self.port} did not start")
-        finally:
-            probe.close()
-
-    def kill(self) -> None:
-        """Kill the server (SIGKILL)."""
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 @pytest.fixture
 def server() -> Iterator[RedisServer]:
     """A private redis-server on a free port, killed after the test."""
-    own = RedisServer()
+    own = RedisServer(free_port())
     own.start()
     yield own
     own.kill()
