@@ -9,6 +9,8 @@ printed at the end of the run either way.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,26 @@ def pytest_configure(config: pytest.Config) -> None:
         "ratio_budget(control, max_ratio): fail when this benchmark's median exceeds "
         "max_ratio x the median of the benchmark named control, measured in the same run",
     )
+
+
+@pytest.fixture(scope="module")
+def redis_client(real_redis_url: str) -> Iterator[Any]:
+    """The real local Redis, with timeouts long enough for a loaded machine."""
+    from panicquota.breaker import connect
+
+    client = connect(real_redis_url, socket_timeout=5)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def prefix(redis_client: Any) -> Iterator[str]:
+    """A unique, hash-tagged key prefix; every key under it is deleted afterwards."""
+    name = f"{{pqbench:{uuid.uuid4().hex}}}"
+    yield name
+    keys = list(redis_client.scan_iter(match=f"{name}*"))
+    if keys:
+        redis_client.delete(*keys)
 
 
 @pytest.fixture

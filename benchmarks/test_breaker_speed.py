@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,24 +32,6 @@ CONTROL = "test_get_round_trip"
 #: 20x faster than the round trip.
 GATE = 1 / 20
 LIGUE_1 = {"league": "Ligue 1"}
-
-
-@pytest.fixture(scope="module")
-def redis_client(real_redis_url: str) -> Iterator[Any]:
-    """The real local Redis, with timeouts long enough for a loaded machine."""
-    client = connect(real_redis_url, socket_timeout=5)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def prefix(redis_client: Any) -> Iterator[str]:
-    """A unique key prefix; its keys (and pybreaker's under it) are deleted afterwards."""
-    name = f"{{pqbench:{uuid.uuid4().hex}}}"
-    yield name
-    keys = list(redis_client.scan_iter(match=f"{name}*"))
-    if keys:
-        redis_client.delete(*keys)
 
 
 @pytest.mark.benchmark(group="breaker")

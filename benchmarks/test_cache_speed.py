@@ -18,14 +18,12 @@ target is what the printed ratio is read against, the gate only what fails CI.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import cachetools
 import pytest
 
-from panicquota.breaker import VIXCircuitBreaker, connect
+from panicquota.breaker import VIXCircuitBreaker
 from panicquota.cache import CacheSource, MemoryStore, PanicCache, RedisStore
 
 VALUE = {"match": 7, "odds": {"home": 1.85, "draw": 3.4, "away": 4.2}}
@@ -33,24 +31,6 @@ MEMORY_CONTROL = "test_ttlcache_hit"
 REDIS_CONTROL = "test_plain_get_round_trip"
 #: The target is 1.3x; see the module docstring for the headroom.
 REDIS_GATE = 1.6
-
-
-@pytest.fixture(scope="module")
-def redis_client(real_redis_url: str) -> Iterator[Any]:
-    """The real local Redis, with timeouts long enough for a loaded machine."""
-    client = connect(real_redis_url, socket_timeout=5)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def prefix(redis_client: Any) -> Iterator[str]:
-    """A unique key prefix, its keys deleted afterwards."""
-    name = f"pqbench:{uuid.uuid4().hex}"
-    yield name
-    keys = list(redis_client.scan_iter(match=f"{name}*"))
-    if keys:
-        redis_client.delete(*keys)
 
 
 def never() -> Any:
