@@ -44,10 +44,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "control",
         description=(
             "Compare two counted-instruction files (pytest --panicquota-instructions=PATH): "
-            "exit 1 when a count grew by more than --max-regression (default 3%%). Or compare "
+            "exit 1 when a count grew by more than --max-regression (default 3%). Or compare "
             "two pytest-benchmark JSON files (pytest --benchmark-json=PATH): each benchmark is "
             "divided by the control measured in the same run; exit 1 when a ratio grew by more "
-            "than --max-regression (default 10%%)."
+            "than --max-regression (default 10%)."
         ),
     )
     parser.add_argument("old", metavar="OLD.json", help="the baseline run")

@@ -304,3 +304,13 @@ def test_control_is_required_for_timings(runs: Path, capsys: pytest.CaptureFixtu
         "panicquota bench-compare: error: comparing timings needs --control NAME, the control "
         "benchmark measured in the same runs (e.g. --control test_empty_call)\n"
     )
+
+
+def test_help_shows_the_default_budgets(capsys: pytest.CaptureFixture[str]) -> None:
+    """The --help description shows 3% and 10% as written, not argparse's escaped 3%%."""
+    with pytest.raises(SystemExit):
+        main(["bench-compare", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "(default 3%). Or" in shown
+    assert "(default 10%)." in shown
+    assert "%%" not in shown
