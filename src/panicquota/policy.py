@@ -169,13 +169,15 @@ class AdaptivePanicQuota:
             duration = require_number("panic_duration_minutes", duration)
         # context_key() inlined for its two common cases: this runs on every request.
         if type(context) is dict and self._default_keys:
+            league = context.get("league")
             key: ContextKey = (
-                context.get("league"),
+                league,
                 context.get("competition"),
                 context.get("tournament"),
                 context.get("event"),
             )
-            if key == _UNREAD:
+            # The league is almost always there: skip the tuple comparison then.
+            if league is None and key == _UNREAD:
                 self._importance.unread(context)
         elif type(context) is str or context is None:
             key = context
