@@ -2,7 +2,7 @@
 
 A marked test runs as usual (its body can check what the target returns),
 then the marker's target is counted in fresh interpreters (see
-:mod:`panicquota._instructions`). ``--panicquota-instructions=PATH`` writes
+:mod:`panicquota._shared.instructions`). ``--panicquota-instructions=PATH`` writes
 every count of the run to PATH, the file ``panicquota bench-compare`` gates
 against a committed baseline. Counts travel in the reports' user properties,
 so they reach the file under pytest-xdist too.
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 
 if TYPE_CHECKING:
-    from panicquota._instructions import InstructionCount
+    from panicquota._shared.instructions import InstructionCount
 
 MARKER = (
     "panic_instructions(target, setup=None, calls=1000, warmup=100, env=None): after the test "
@@ -53,7 +53,7 @@ class InstructionsPlugin:
         marker = pyfuncitem.get_closest_marker("panic_instructions")
         if marker is None:
             return None
-        from panicquota._instructions import Count, ValgrindMissingError, count
+        from panicquota._shared.instructions import Count, ValgrindMissingError, count
 
         names = pyfuncitem._fixtureinfo.argnames
         pyfuncitem.obj(**{name: pyfuncitem.funcargs[name] for name in names})
@@ -67,7 +67,7 @@ class InstructionsPlugin:
                 pytrace=False,
             )
         folders = (str(pyfuncitem.path.parent), str(self.config.rootpath))
-        # The child's environment is kept minimal (see _instructions._child_env).
+        # The child's environment is kept minimal (see panicquota._shared.instructions._child_env).
         env = options.pop("env", None)
         spec = Count(**options, path=tuple(dict.fromkeys(folders)))
         missing: str | None
@@ -91,7 +91,7 @@ class InstructionsPlugin:
         """Collect a count from the report that carries it (also an xdist worker's)."""
         if report.when != "call":
             return
-        from panicquota._instructions import InstructionCount
+        from panicquota._shared.instructions import InstructionCount
 
         for key, value in report.user_properties:
             if key == _PROPERTY:
@@ -110,7 +110,7 @@ class InstructionsPlugin:
             )
         path = self.config.getoption("panicquota_instructions")
         if path and not hasattr(self.config, "workerinput"):
-            from panicquota._instructions import environment, write_counts
+            from panicquota._shared.instructions import environment, write_counts
 
             write_counts(path, self.counts, environment())
             terminalreporter.write_line(f"counts written to {path}")

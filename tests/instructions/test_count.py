@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from panicquota._instructions import (
+from panicquota._shared.instructions import (
     Count,
     CountingError,
     InstructionCount,

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from panicquota._instructions import Count, InstructionCount, count, environment, write_counts
+from panicquota._shared.instructions import (
+    Count,
+    InstructionCount,
+    count,
+    environment,
+    write_counts,
+)
 from panicquota.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
 """``panicquota bench-compare``: gate a run against a baseline, timed or counted.
 
 Two kinds of files. Counted instructions (``pytest --panicquota-instructions``,
-see :mod:`panicquota._instructions`) are compared as they are: they are net of
+see :mod:`panicquota._shared.instructions`) are compared as they are: they are net of
 an empty call already and do not move with the machine's load, so a tight
 budget (3% by default) holds against a committed baseline.
 
@@ -183,7 +183,7 @@ def compare(
 
 def _is_counts(path: str) -> bool:
     """Tell a counts file from anything else (which load_run then judges)."""
-    from panicquota._instructions import FORMAT
+    from panicquota._shared.instructions import FORMAT
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -209,7 +209,7 @@ def _compare_counts(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from panicquota._instructions import load_counts
+    from panicquota._shared.instructions import load_counts
 
     old_about, old = load_counts(args.old)
     new_about, new = load_counts(args.new)
