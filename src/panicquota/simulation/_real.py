@@ -38,7 +38,6 @@ from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import Any, Final, NoReturn
 
-from panicquota._simulation_limits import DEFAULT_MAX_SPEED, DEFAULT_MIN_WALL_SECONDS
 from panicquota.decision import Decision
 from panicquota.errors import PanicquotaError
 from panicquota.policy import AdaptivePanicQuota
@@ -49,6 +48,7 @@ from panicquota.simulation._engine import (
     SIMULATION_MAX_STALENESS,
     BreakerFactory,
 )
+from panicquota.simulation._limits import DEFAULT_MAX_SPEED, DEFAULT_MIN_WALL_SECONDS
 from panicquota.simulation._real_worker import (
     WorkerControl,
     WorkerObserver,
