@@ -24,7 +24,8 @@ if TYPE_CHECKING:
         assert_workers_agree,
     )
     from pytest_panicquota._io_latency import assert_io_latency
-    from pytest_panicquota._journal import RestoreError, SharedServerError
+    from pytest_panicquota._journal import RestoreError
+    from pytest_panicquota._journal_commands import SharedServerError
     from pytest_panicquota._workers import WorkerContext, WorkerError
 
 __all__ = [
@@ -44,7 +45,7 @@ __all__ = [
 
 _HOMES = {
     "RestoreError": "pytest_panicquota._journal",
-    "SharedServerError": "pytest_panicquota._journal",
+    "SharedServerError": "pytest_panicquota._journal_commands",
     "WorkerContext": "pytest_panicquota._workers",
     "WorkerError": "pytest_panicquota._workers",
     "Upstream": "pytest_panicquota._cache",

@@ -17,7 +17,8 @@ import contextlib
 from typing import Any
 
 from panicquota.errors import PanicquotaError
-from pytest_panicquota._journal import KeyJournal, redis_py_url
+from pytest_panicquota._journal import KeyJournal
+from pytest_panicquota._journal_servers import redis_py_url
 
 __all__ = ["close_sockets", "tracking_async_client"]
 

@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from pytest_panicquota._journal import KeyJournal, RestoreError, tracking_client
+from pytest_panicquota._journal import KeyJournal, RestoreError
+from pytest_panicquota._journal_clients import tracking_client
 
 __all__ = ["Isolated", "IsolatedFactory", "RedisHandle", "unique_prefix", "unreachable"]
 

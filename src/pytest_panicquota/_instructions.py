@@ -67,7 +67,7 @@ class InstructionsPlugin:
                 pytrace=False,
             )
         folders = (str(pyfuncitem.path.parent), str(self.config.rootpath))
-        # The child's environment is kept minimal (see _instructions._child_env).
+        # The child's environment is kept minimal (see panicquota._shared.instructions._child_env).
         env = options.pop("env", None)
         spec = Count(**options, path=tuple(dict.fromkeys(folders)))
         missing: str | None

@@ -23,78 +23,13 @@ itself, or calls ``FLUSHDB``, escapes the journal.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 from panicquota.errors import PanicquotaError
+from pytest_panicquota._journal_commands import named, written_keys
+from pytest_panicquota._journal_servers import server
 
-__all__ = [
-    "KeyJournal",
-    "RestoreError",
-    "SharedServerError",
-    "named",
-    "tracking_client",
-    "tracking_client_class",
-    "written_keys",
-]
-
-#: Scripts may write any key they are given; their key count is their third word.
-_SCRIPT_COMMANDS = frozenset({"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"})
-_ERASES = (
-    "it would erase keys this test did not write; delete your own keys instead "
-    "(the fixture removes them anyway)"
-)
-_OTHER_DB = (
-    "it writes to another database, where the journal cannot follow; keep the test in "
-    "the database of the URL, or give it a URL of that database"
-)
-_FUNCTIONS = (
-    "Redis functions are server-wide and outlive the test; load your library with a plain "
-    "redis client in a fixture of your own that deletes it after (FCALL is journaled), or "
-    "test it on the default fakeredis"
-)
-#: Commands refused on a shared server, and why (a container's subcommand in one word).
-_REFUSED = {
-    "FLUSHALL": _ERASES,
-    "FLUSHDB": _ERASES,
-    "SWAPDB": _ERASES,
-    "MOVE": _OTHER_DB,
-    "SELECT": (
-        "the client's next commands would go to another database, where the journal cannot "
-        "follow; give the test a URL of that database instead"
-    ),
-    "MIGRATE": "it moves keys to another server, where the journal cannot follow",
-    "FUNCTION FLUSH": "it would delete other people's function libraries",
-    "FUNCTION DELETE": "it would delete a function library other people may use",
-    "FUNCTION RESTORE": "it replaces the server's function libraries",
-    "FUNCTION LOAD": _FUNCTIONS,
-}
-
-#: Save KEYS[2]'s state in the hash KEYS[1] unless it is saved already: as
-#: "EXPIRETIME:DUMP payload", EXPIRETIME in Unix milliseconds or -1 for none,
-#: or "" when the key is absent. Atomic, being a script. Before Redis 7 (no
-#: PEXPIRETIME) the time is the server's clock plus PTTL.
-_SAVE_FIRST_STATE = """
-if redis.call('HEXISTS', KEYS[1], KEYS[2]) == 1 then return 0 end
-local payload = redis.call('DUMP', KEYS[2])
-if payload then
-  local ok, at = pcall(redis.call, 'PEXPIRETIME', KEYS[2])
-  if not ok or type(at) ~= 'number' then
-    at = redis.call('PTTL', KEYS[2])
-    if at >= 0 then
-      local now = redis.call('TIME')
-      at = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + at
-    end
-  end
-  redis.call('HSET', KEYS[1], KEYS[2], string.format('%d', at) .. ':' .. payload)
-else
-  redis.call('HSET', KEYS[1], KEYS[2], '')
-end
-return 1
-"""
-
-
-class SharedServerError(PanicquotaError, RuntimeError):
-    """A test asked the shared server for something that would touch other people's keys."""
+__all__ = ["KeyJournal", "RestoreError"]
 
 
 class RestoreError(PanicquotaError, RuntimeError):
@@ -134,7 +69,7 @@ class KeyJournal:
             if key in self.seen:
                 continue
             if not key.startswith(self._own):
-                _server(client).save_first_state(keys=[self.record_key, key])
+                server(client).save_first_state(keys=[self.record_key, key])
             self.seen.add(key)
 
     def restore(self, client: Any) -> list[str]:
@@ -144,7 +79,7 @@ class KeyJournal:
             What could not be undone, one phrase per key: every key is tried,
             whatever happened to the others.
         """
-        untracked = _server(client).untracked
+        untracked = server(client).untracked
         self.read = False
         try:
             saved = untracked.hgetall(self.record_key)
@@ -175,7 +110,7 @@ class KeyJournal:
         Args:
             keep_journal: leave the journal, to check by hand keys it could not restore.
         """
-        untracked = _server(client).untracked
+        untracked = server(client).untracked
         keys = list(untracked.scan_iter(match=f"{_escape(self.prefix)}:*", count=1000))
         if keep_journal:
             keys = [key for key in keys if key != self.record_key.encode()]
@@ -186,280 +121,3 @@ class KeyJournal:
 def _escape(prefix: str) -> str:
     # SCAN MATCH is a glob: the prefix's own glob characters must match literally.
     return "".join(f"\\{char}" if char in "*?[]\\" else char for char in prefix)
-
-
-def written_keys(client: Any, args: tuple[Any, ...]) -> list[bytes]:
-    """Return the keys the command *args* writes, asking *client*'s server where needed.
-
-    Raises:
-        SharedServerError: the command would erase other people's keys.
-    """
-    name = _text(args[0]).upper()
-    words = name.split()
-    full = " ".join(words[:2]) if len(words) > 1 else name
-    if len(words) == 1 and name == "FUNCTION" and len(args) > 1:
-        full = f"FUNCTION {_text(args[1]).upper()}"
-    # By its first word too: redis-py splits "FLUSHALL ASYNC" given as one string.
-    reason = _REFUSED.get(full) or _REFUSED.get(words[0])
-    if reason is None and name == "COPY":
-        db = _copy_db(args)
-        if db not in (None, _db(client)):
-            full, reason = f"COPY ... DB {db}", _OTHER_DB
-    if reason is not None:
-        raise SharedServerError(f"panic_redis refuses {full} on a shared Redis server: {reason}")
-    encode = client.get_encoder().encode
-    if name in _SCRIPT_COMMANDS:
-        count = int(args[2])
-        return [encode(key) for key in args[3 : 3 + count]]
-    parser, untracked, _ = _server(client)
-    if "write" not in _flags(parser, name.lower().split(), args):
-        return []
-    return [encode(key) for key in parser.get_keys(untracked, *args) or ()]
-
-
-def _copy_db(args: tuple[Any, ...]) -> int | None:
-    # COPY source destination [DB n] [REPLACE]
-    rest = [_text(arg) for arg in args[3:]]
-    for index, word in enumerate(rest[:-1]):
-        if word.upper() == "DB":
-            return int(rest[index + 1])
-    return None
-
-
-def _db(client: Any) -> int:
-    pool = getattr(client, "connection_pool", None)  # a cluster client has none: db 0
-    return int(pool.connection_kwargs.get("db") or 0) if pool is not None else 0
-
-
-def _flags(parser: Any, words: list[str], args: tuple[Any, ...]) -> list[str]:
-    info = parser.commands.get(words[0])
-    if info is None:
-        return []
-    subcommands = info.get("subcommands")
-    if not subcommands:
-        return list(info["flags"])
-    # A container command (XGROUP, OBJECT, ...) has no flags of its own: its
-    # subcommand, "XGROUP CREATE" in one word or two, says whether it writes.
-    sub = words[1] if len(words) > 1 else _text(args[1]).lower() if len(args) > 1 else ""
-    for entry in subcommands:
-        if _text(entry[0]) == f"{words[0]}|{sub}":
-            return list(parser.parse_subcommand(entry)["flags"])
-    # Unknown to this server: assume a write, since a missed one leaves a key
-    # behind while a needless DUMP costs only a round trip.
-    return ["write"]
-
-
-def named(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Return *args* with the command's name as text, as redis-py expects it."""
-    if args and isinstance(args[0], bytes | bytearray):
-        return (args[0].decode(), *args[1:])
-    return args
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes | bytearray) else str(value)
-
-
-class _Server(NamedTuple):
-    """What the journal needs of one server, made once per server and process."""
-
-    parser: Any
-    untracked: Any
-    save_first_state: Any
-
-
-_SERVERS: dict[tuple[Any, ...], _Server] = {}
-
-
-def _server(client: Any) -> _Server:
-    import redis
-    from redis._parsers.commands import CommandsParser
-
-    url = getattr(client, "panic_url", None)
-    if url is not None and _topology(url) != "standalone":
-        return _server_by_url(url)
-    pool = client.connection_pool
-    kwargs = pool.connection_kwargs
-    # Which server, database and user: stable across the clients of a session,
-    # unlike the kwargs' repr, which shows object addresses.
-    fields = ("host", "port", "path", "db", "username", "password")
-    where = (*(str(kwargs.get(name)) for name in fields), pool.connection_class.__name__)
-    if where not in _SERVERS:
-        # The parser (COMMAND, COMMAND GETKEYS) and the journal's own script go
-        # through a plain client with its own pool: through the tracked one they
-        # would be journaled themselves, and its replies must stay bytes (DUMP
-        # payloads) whatever the test's client decodes.
-        untracked = redis.Redis(
-            connection_pool=redis.ConnectionPool(
-                connection_class=pool.connection_class,
-                **{**kwargs, "decode_responses": False},
-            )
-        )
-        # COMMAND is answered once per server and process: key positions do
-        # not change while a test session runs.
-        parser = CommandsParser(untracked)  # type: ignore[no-untyped-call]
-        _SERVERS[where] = _Server(parser, untracked, untracked.register_script(_SAVE_FIRST_STATE))
-    return _SERVERS[where]
-
-
-def _topology(url: str) -> str:
-    from panicquota.breaker import parse_store_url
-
-    return parse_store_url(url).topology
-
-
-def redis_py_url(url: str) -> str:
-    """Return *url* for redis-py: the journal's clients are redis-py's, on Valkey servers too."""
-    scheme, sep, rest = url.partition("://")
-    if scheme.lower().startswith("valkey"):
-        return "redis" + scheme[len("valkey") :] + sep + rest
-    return url
-
-
-def _server_by_url(url: str) -> _Server:
-    """The journal's view of a Cluster or a Sentinel group, made from the test's URL."""
-    from redis._parsers.commands import CommandsParser
-
-    from panicquota.breaker import connect
-
-    where = ("url", url)
-    if where not in _SERVERS:
-        untracked = connect(url, socket_timeout=_TIMEOUT)
-        parser = CommandsParser(untracked)  # type: ignore[no-untyped-call]
-        if _topology(url) == "cluster":
-            # The journal hash and a written key may live on different nodes:
-            # no script can touch both, so save in steps (see _save_in_steps).
-            save = _save_in_steps(untracked)
-        else:
-            save = untracked.register_script(_SAVE_FIRST_STATE)
-        _SERVERS[where] = _Server(parser, untracked, save)
-    return _SERVERS[where]
-
-
-#: Seconds the journal's and the plugin's clients of a Cluster or Sentinel wait for a reply.
-_TIMEOUT = 5.0
-
-
-def _save_in_steps(untracked: Any) -> Any:
-    """Return a ``save_first_state(keys=[journal, key])`` that needs no script (a cluster).
-
-    ``HSETNX`` keeps the first state saved, and every writer saves before it
-    writes: a state read after another process's write can only be saved
-    after that process saved the state before it, so it is never the one kept.
-    """
-
-    def save_first_state(keys: list[Any]) -> int:
-        journal, key = keys
-        if untracked.hexists(journal, key):
-            return 0
-        payload = untracked.dump(key)
-        if payload is None:
-            return int(untracked.hsetnx(journal, key, ""))
-        at = untracked.pexpiretime(key)
-        return int(untracked.hsetnx(journal, key, f"{at}:".encode() + payload))
-
-    return save_first_state
-
-
-_CLASSES: dict[str, type[Any]] = {}
-
-
-def tracking_client_class() -> type[Any]:
-    """Return a ``redis.Redis`` subclass whose writes are recorded in a :class:`KeyJournal`."""
-    if "client" in _CLASSES:
-        return _CLASSES["client"]
-    import redis
-    from redis.client import Pipeline
-
-    class TrackingPipeline(Pipeline):
-        journal: KeyJournal
-        tracked_by: Any
-
-        def pipeline_execute_command(self, *args: Any, **options: Any) -> Any:
-            args = self.journal.before_command(self.tracked_by, args)
-            return super().pipeline_execute_command(*args, **options)
-
-        def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
-            args = self.journal.before_command(self.tracked_by, args)
-            return super().immediate_execute_command(*args, **options)  # type: ignore[no-untyped-call]
-
-    class TrackingRedis(redis.Redis):
-        """A redis-py client that records, before each write, what the key held."""
-
-        journal: KeyJournal
-
-        def execute_command(self, *args: Any, **options: Any) -> Any:
-            args = self.journal.before_command(self, args)
-            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
-
-        def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
-            pipe = TrackingPipeline(
-                self.connection_pool, self.response_callbacks, transaction, shard_hint
-            )
-            pipe.journal = self.journal
-            pipe.tracked_by = self
-            return pipe
-
-    _CLASSES["client"] = TrackingRedis
-    return TrackingRedis
-
-
-def tracking_cluster_class() -> type[Any]:
-    """Return a ``RedisCluster`` subclass whose writes are recorded in a :class:`KeyJournal`."""
-    if "cluster" in _CLASSES:
-        return _CLASSES["cluster"]
-    from redis.cluster import ClusterPipeline, RedisCluster
-
-    class TrackingClusterPipeline(ClusterPipeline):
-        journal: KeyJournal
-        tracked_by: Any
-
-        def execute_command(self, *args: Any, **options: Any) -> Any:
-            args = self.journal.before_command(self.tracked_by, args)
-            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
-
-    class TrackingRedisCluster(RedisCluster):
-        """A redis-py cluster client that records, before each write, what the key held."""
-
-        journal: KeyJournal
-        panic_url: str
-
-        def execute_command(self, *args: Any, **options: Any) -> Any:
-            args = self.journal.before_command(self, args)
-            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
-
-        def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
-            pipe = super().pipeline(transaction, shard_hint)  # type: ignore[no-untyped-call]
-            pipe.__class__ = TrackingClusterPipeline
-            pipe.journal = self.journal
-            pipe.tracked_by = self
-            return pipe
-
-    _CLASSES["cluster"] = TrackingRedisCluster
-    return TrackingRedisCluster
-
-
-def tracking_client(url: str, journal: KeyJournal) -> Any:
-    """Return a client of *url* that records its writes in *journal*.
-
-    *url* may name a standalone server, a Cluster (``redis+cluster://``) or a
-    Sentinel group's master (``redis+sentinel://``), as
-    :func:`panicquota.breaker.connect` reads it.
-    """
-    url = redis_py_url(url)
-    topology = _topology(url)
-    if topology == "standalone":
-        client = tracking_client_class().from_url(url)
-    else:
-        from panicquota.breaker import connect
-
-        client = connect(url, socket_timeout=_TIMEOUT)
-        # The same client, journaling: the class that adds the journal to its own.
-        if topology == "cluster":
-            client.__class__ = tracking_cluster_class()
-        else:
-            base = type(client)
-            client.__class__ = type(f"Tracking{base.__name__}", (tracking_client_class(), base), {})
-    client.journal = journal
-    client.panic_url = url
-    return client

@@ -14,7 +14,8 @@ from typing import Any
 from panicquota._shared.calls import load_modules, modules_of
 from panicquota.clock import ManualClock
 from panicquota.errors import PanicquotaError
-from pytest_panicquota._journal import KeyJournal, tracking_client
+from pytest_panicquota._journal import KeyJournal
+from pytest_panicquota._journal_clients import tracking_client
 
 __all__ = ["WorkerContext", "WorkerError", "WorkerPool"]
 

@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from panicquota.breaker import AsyncVIXCircuitBreaker, StoreUnavailableError, VIXCircuitBreaker
-from panicquota.breaker._core import BACKOFF_MAX
+from panicquota.breaker._outages import BACKOFF_MAX
 
 from .conftest import Engines, url_for
 from .servers import Server, Topology, wait_until

@@ -7,7 +7,8 @@ import uuid
 import pytest
 
 from panicquota.breaker import connect
-from pytest_panicquota._journal import KeyJournal, tracking_client
+from pytest_panicquota._journal import KeyJournal
+from pytest_panicquota._journal_clients import tracking_client
 
 from .conftest import Engines, url_for
 

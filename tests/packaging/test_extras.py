@@ -62,7 +62,7 @@ def test_cli_reraises_other_missing_modules(monkeypatch: pytest.MonkeyPatch) -> 
 
         return 0
 
-    monkeypatch.setattr("panicquota._cli_policy._decide", broken)
+    monkeypatch.setattr("panicquota.cli._policy._decide", broken)
     with pytest.raises(ModuleNotFoundError, match="panicquota_no_such_module"):
         main(["decide", "--duration", "1"])
 

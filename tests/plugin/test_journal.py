@@ -12,7 +12,7 @@ import pytest
 import redis
 import redis.client
 
-from pytest_panicquota import RestoreError, SharedServerError, _journal
+from pytest_panicquota import RestoreError, SharedServerError, _journal_servers
 from pytest_panicquota._fixtures import RedisHandle
 
 from .support import REAL_URL
@@ -39,8 +39,8 @@ def test_one_server_entry_per_server(real_redis: Any, keys: str) -> None:
         test.client.set(f"{keys}:outside", round_)
         test.close()
         if round_ == 0:
-            entries = len(_journal._SERVERS)
-    assert len(_journal._SERVERS) == entries
+            entries = len(_journal_servers.SERVERS)
+    assert len(_journal_servers.SERVERS) == entries
     assert real_redis.exists(f"{keys}:outside") == 0
 
 

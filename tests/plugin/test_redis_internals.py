@@ -27,7 +27,7 @@ PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 def _changed(internal: str, detail: str) -> str:
     return (
         f"redis-py {importlib.metadata.version('redis')} changed {internal}, which the plugin's "
-        f"key journal (pytest_panicquota/_journal.py) relies on: {detail}"
+        f"key journal (pytest_panicquota/_journal_*.py) relies on: {detail}"
     )
 
 

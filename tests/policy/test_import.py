@@ -59,4 +59,36 @@ def test_building_the_cli_imports_no_command_s_machinery() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     loaded = set(json.loads(result.stdout))
-    assert not loaded & {"panicquota.simulation", "panicquota.breaker", "multiprocessing"}
+    # The help reads the simulator's limits from the (lazy) package, nothing more.
+    simulation = {name for name in loaded if name.startswith("panicquota.simulation")}
+    assert simulation <= {"panicquota.simulation", "panicquota.simulation._limits"}
+    assert not loaded & {"panicquota.simulation._engine", "panicquota.breaker", "multiprocessing"}
+
+
+def test_simulation_imports_its_modules_on_first_use() -> None:
+    """A name of panicquota.simulation loads only the module that defines it."""
+    probe = (
+        "import json, sys\n"
+        "from panicquota import simulation\n"
+        "before = set(sys.modules)\n"
+        "from panicquota.simulation import ScenarioError\n"
+        "print(json.dumps([name in sys.modules for name in ("
+        "'panicquota.simulation._scenario', 'panicquota.simulation._engine', "
+        "'panicquota.simulation._real', 'multiprocessing')]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout) == [True, False, False, False]
+
+
+def test_simulation_unknown_attribute() -> None:
+    """An unknown name of panicquota.simulation is an AttributeError; dir() shows __all__."""
+    from panicquota import simulation
+
+    with pytest.raises(
+        AttributeError, match=r"^module 'panicquota.simulation' has no attribute 'Nope'$"
+    ):
+        simulation.Nope  # type: ignore[attr-defined]  # noqa: B018
+    assert set(simulation.__all__) <= set(dir(simulation))
+    assert simulation.MAX_WORKERS == 64

@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from panicquota.cli import main
-from panicquota.simulation import Scenario, simulate_real
+from panicquota.simulation import Scenario, _real_keys, _real_signals, simulate_real
 from panicquota.simulation import _real as real
 from panicquota.simulation._agreement import StartChange, agreement
 from panicquota.simulation._real import (
@@ -28,12 +28,11 @@ from panicquota.simulation._real import (
     DEFAULT_REDIS_URL,
     FEEDER_LAG_LIMIT,
     RealModeError,
-    _collect,
-    _delete_keys,
-    _delete_keys_or_log,
-    _warnings,
     default_wall_seconds,
 )
+from panicquota.simulation._real_keys import delete_keys, delete_keys_or_log
+from panicquota.simulation._real_processes import collect
+from panicquota.simulation._real_report import _warnings
 from panicquota.simulation._real_worker import WorkerResult
 from panicquota.simulation._report import DisagreementKind
 
@@ -429,7 +428,7 @@ def test_a_failed_cleanup_does_not_hide_the_failure(
     importable_tests: None,
 ) -> None:
     """When Redis fails in the cleanup too, the run's own error is raised and the rest logged."""
-    monkeypatch.setattr(real, "_delete_keys", _lost_connection)
+    monkeypatch.setattr(_real_keys, "delete_keys", _lost_connection)
     with pytest.raises(RealModeError, match=r"^worker 1 failed:"):
         simulate_real(
             fast_scenario.with_overrides(workers=2),
@@ -453,7 +452,7 @@ def test_a_failed_cleanup_after_a_good_run_is_a_warning(real_redis: redis.Redis)
         def scan_iter(self, **kwargs: Any) -> Iterator[bytes]:
             raise redis.ConnectionError("Connection refused")
 
-    message = _delete_keys_or_log(Unreachable(), "panicquota:sim:x", "redis://h", 420)
+    message = delete_keys_or_log(Unreachable(), "panicquota:sim:x", "redis://h", 420)
     assert message == (
         "could not delete the run's keys panicquota:sim:x:* on redis://h (Connection refused); "
         "they expire within 420 s"
@@ -479,7 +478,7 @@ def test_a_failed_worker_is_reported_with_its_traceback() -> None:
     results: queue.Queue[object] = queue.Queue()
     results.put((1, "Traceback ...\nRuntimeError: boom\n"))
     with pytest.raises(RealModeError) as excinfo:
-        _collect(FakeControl(results), [FakeProcess(), FakeProcess()], timeout=1)
+        collect(FakeControl(results), [FakeProcess(), FakeProcess()], timeout=1)
     assert str(excinfo.value) == "worker 1 failed:\nTraceback ...\nRuntimeError: boom\n"
 
 
@@ -488,7 +487,7 @@ def test_silent_workers_time_out() -> None:
     results: queue.Queue[object] = queue.Queue()
     results.put(WorkerResult(0, 0.0, 0, 0, []))
     with pytest.raises(RealModeError) as excinfo:
-        _collect(FakeControl(results), [FakeProcess(), FakeProcess()], timeout=0.3)
+        collect(FakeControl(results), [FakeProcess(), FakeProcess()], timeout=0.3)
     assert str(excinfo.value) == "only 1 of 2 workers reported within 0.3 s"
 
 
@@ -496,7 +495,7 @@ def test_a_worker_that_died_is_reported_at_once() -> None:
     """A worker that exited without reporting fails the run without waiting for the timeout."""
     started = time.monotonic()
     with pytest.raises(RealModeError) as excinfo:
-        _collect(FakeControl(queue.Queue()), [FakeProcess(), FakeProcess(-9)], timeout=60)
+        collect(FakeControl(queue.Queue()), [FakeProcess(), FakeProcess(-9)], timeout=60)
     assert str(excinfo.value) == "worker 1 exited with status -9 without reporting"
     assert time.monotonic() - started < 5
 
@@ -507,7 +506,7 @@ def test_only_the_run_keys_are_deleted(real_redis: redis.Redis) -> None:
     neighbour = f"{base}-neighbour"
     real_redis.mset({f"{base}:key:{i}": i for i in range(1200)} | {neighbour: 1})
     try:
-        _delete_keys(real_redis, base)
+        delete_keys(real_redis, base)
         assert run_keys(real_redis, base) == []
         assert real_redis.get(neighbour) == b"1"
     finally:
@@ -617,7 +616,7 @@ def test_workers_outlive_no_killed_parent_and_keys_expire(
 ) -> None:
     """After SIGKILL of the parent the workers exit by themselves and every key expires."""
     process, base, workers = long_run()
-    backstop = math.ceil(60 + real._STARTUP_SECONDS + real._BACKSTOP_MARGIN_SECONDS)
+    backstop = math.ceil(60 + real.STARTUP_SECONDS + real._BACKSTOP_MARGIN_SECONDS)
 
     def every_key_expires() -> bool:
         ttls = [real_redis.ttl(key) for key in run_keys(real_redis, base)]
@@ -679,7 +678,7 @@ def test_sigterm_exits_during_the_run_only() -> None:
     try:
         with (
             pytest.raises(SystemExit) as excinfo,
-            real._signal_handled(signal.SIGTERM, real._exit_on_sigterm),
+            _real_signals.signal_handled(signal.SIGTERM, _real_signals.exit_on_sigterm),
         ):
             terminate_and_wait()
         assert excinfo.value.code == 143

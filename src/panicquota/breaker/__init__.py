@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from panicquota.breaker._async import AsyncVIXCircuitBreaker
 from panicquota.breaker._client import connect, connect_async, is_cluster_client
-from panicquota.breaker._core import JUST_STARTED, describe_store_error, is_refusal
+from panicquota.breaker._snapshot import JUST_STARTED
+from panicquota.breaker._store_errors import describe_store_error, is_refusal
 from panicquota.breaker._sync import VIXCircuitBreaker
 from panicquota.breaker._types import (
     BreakerObserver,

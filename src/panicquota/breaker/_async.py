@@ -11,7 +11,9 @@ from typing import Any, Self
 
 from panicquota._validate import require_number
 from panicquota.breaker._base import STORE_ERRORS, AsyncScript, BreakerBase
-from panicquota.breaker._core import SLOW_READ, Flow, Snapshot, logger
+from panicquota.breaker._core import Flow, logger
+from panicquota.breaker._outages import SLOW_READ
+from panicquota.breaker._snapshot import Snapshot
 from panicquota.breaker._types import StoreUnavailableError, TierTransition
 from panicquota.decision import Decision
 from panicquota.policy import AdaptivePanicQuota

@@ -11,13 +11,22 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
 from panicquota._validate import require_number
-from panicquota.breaker._scripts import Keys
+from panicquota.breaker._outages import BACKOFF_FIRST, OutageRules
+from panicquota.breaker._scripts import Call, Flow, Keys
+from panicquota.breaker._snapshot import (
+    JUST_STARTED,
+    NEVER_READ,
+    Snapshot,
+    as_text,
+    encode_ts,
+    extras,
+)
+from panicquota.breaker._transitions import TransitionRules
 from panicquota.breaker._types import StateSource, TierTransition, TimeSource
 from panicquota.clock import Clock, system_clock
 from panicquota.decision import Decision, ExtendedMeta
@@ -33,27 +42,8 @@ __all__ = ["BreakerCore", "Call", "Flow", "Snapshot"]
 
 logger = logging.getLogger("panicquota.breaker")
 
-T = TypeVar("T")
-#: One script call: the script's name, its keys, its arguments.
-Call = tuple[str, Sequence[str], Sequence[object]]
-#: A sans-I/O operation: yields calls, receives their replies, returns a result.
-Flow = Generator[Call, Any, T]
 Listener = Callable[[TierTransition], object]
 
-#: The policy reads a duration of 0 as "no panic": a panic that started this
-#: very instant is given this many minutes (60 ns) so that it is tier 1.
-JUST_STARTED: Final = 1e-9
-#: While Redis is down, the first retry waits this long, then twice as long
-#: each time up to BACKOFF_MAX: an outage costs one failed call per interval,
-#: and a recovered Redis is used again within BACKOFF_MAX seconds.
-BACKOFF_FIRST: Final = 0.25
-BACKOFF_MAX: Final = 2.0
-#: A read still unanswered after this long (seconds) starts an outage, even
-#: if the client would wait for ever (redis.Redis() has no socket timeout).
-SLOW_READ: Final = 2.0
-#: How long the keys that elect a transition's deliverer live: longer than
-#: any panic, short enough not to pile up.
-TRANSITION_KEY_TTL: Final = 7 * 86400
 #: The episode-end marker lives at least this long (and at least the grace
 #: window): a worker cut off from Redis for longer may restore a reset panic.
 END_MARKER_MIN_TTL: Final = 86400
@@ -65,143 +55,8 @@ MAX_PANIC_AGE: Final = 7 * 86400.0
 #: 2000-01-01 UTC: no panic this library handles started earlier.
 EARLIEST_START: Final = 946_684_800.0
 
-#: What the server says when it refuses, by error code (or exception class
-#: name, as redis-py and valkey-py strip the code), and what to change.
-_REFUSALS: Final = (
-    (
-        ("MOVED", "ASK", "MovedError", "AskError"),
-        "this is a cluster node: use a cluster client (redis.RedisCluster) or a "
-        "redis+cluster:// URL, and a hash-tagged key prefix such as '{vix:panic}'",
-    ),
-    (
-        ("NOPERM", "NoPermissionError"),
-        "the Redis user lacks a permission: grant it EVAL, EVALSHA, SCRIPT and TIME "
-        "and read/write access to the prefix's keys (ACL SETUSER <user> +eval +evalsha "
-        "+script +time ~<prefix>*)",
-    ),
-    (
-        ("NOSCRIPT", "NoScriptError"),
-        "the server does not keep the breaker's Lua scripts: allow SCRIPT LOAD and "
-        "do not flush the script cache (a proxy in front of Redis may drop scripts)",
-    ),
-    (
-        ("READONLY", "ReadOnlyError"),
-        "this server is a read-only replica: point the breaker at the primary "
-        "(with Sentinel, a redis+sentinel:// URL)",
-    ),
-)
 
-
-def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
-
-
-def _steps(stakes: Stakes, before: int, after: int) -> list[tuple[Stakes, int, int]]:
-    """Split a change of tier into the transitions it stands for.
-
-    A rise is split into one step per tier, so that every worker names a
-    transition alike (``n-1 -> n``) whichever tiers it happened to observe,
-    and the one elected to deliver it reports what every other worker would.
-    A fall happens only when the panic ends: one step to tier 0.
-    """
-    if after < before:
-        return [(stakes, before, after)]
-    return [(stakes, tier - 1, tier) for tier in range(before + 1, after + 1)]
-
-
-def _class_names(error: BaseException) -> set[str]:
-    return {cls.__name__ for cls in type(error).__mro__}
-
-
-def is_refusal(error: BaseException) -> bool:
-    """Whether the server answered and refused (redis-py, valkey-py: a ResponseError)."""
-    names = _class_names(error)
-    code = str(error).split(" ", 1)[0]
-    return "ResponseError" in names or any(
-        code in markers or names.intersection(markers) for markers, _ in _REFUSALS
-    )
-
-
-def describe_store_error(error: BaseException) -> str:
-    """Say what a failed store call means: Redis unreachable, or refusing the scripts."""
-    names = _class_names(error)
-    text = str(error)
-    code = text.split(" ", 1)[0]
-    for markers, advice in _REFUSALS:
-        if code in markers or names.intersection(markers):
-            return f"Redis refused the breaker's script ({type(error).__name__}: {error}): {advice}"
-    if "ResponseError" in names:
-        # The server answered: retrying will not help until someone changes
-        # the configuration, so say which configuration.
-        return (
-            f"Redis refused the breaker's script ({type(error).__name__}: {error}); "
-            "check that the server runs Lua scripts (EVALSHA), that on Redis Cluster the "
-            "key prefix has a hash tag such as '{vix:panic}', and that no other data "
-            "uses keys under the prefix"
-        )
-    if isinstance(error, (UnicodeError, ValueError, TypeError, IndexError)):
-        return (
-            f"the breaker could not read Redis's reply ({type(error).__name__}: {error}); "
-            "pass a client without decode_responses, or check what else writes the prefix's keys"
-        )
-    return f"Redis is unreachable ({type(error).__name__}: {error})"
-
-
-def encode_ts(epoch_seconds: float) -> str:
-    """Return epoch seconds as stored in Redis (microsecond precision)."""
-    return f"{epoch_seconds:.6f}"
-
-
-def _extras(source: StateSource, start: float | None, clamped: bool) -> Mapping[str, Any]:
-    return MappingProxyType({"source": source, "panic_start_ts": start, "clamped": clamped})
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """The shared state as this worker last read it."""
-
-    start: float | None
-    raw: bytes | str | None  # the start exactly as stored, for compare-and-set
-    activation: bytes | str | None
-    read_at: float  # the interval clock (monotonic) when read; -inf if never read
-    offset: float  # add to the local clock to get the breaker's time
-    fresh: Mapping[str, Any]
-    cached: Mapping[str, Any]
-    stale: Mapping[str, Any]
-
-    @classmethod
-    def build(
-        cls,
-        start: float | None,
-        raw: bytes | str | None,
-        activation: bytes | str | None,
-        read_at: float,
-        offset: float,
-    ) -> Snapshot:
-        """Return a snapshot with its metadata extras built once, not per call."""
-        return cls(
-            start,
-            raw,
-            activation,
-            read_at,
-            offset,
-            _extras(StateSource.FRESH, start, False),
-            _extras(StateSource.CACHED, start, False),
-            _extras(StateSource.STALE, start, False),
-        )
-
-    @property
-    def known(self) -> bool:
-        """Whether this worker ever read the state."""
-        return self.read_at > -math.inf
-
-
-NEVER_READ: Final = Snapshot.build(None, None, None, -math.inf, 0.0)
-
-
-class BreakerCore:
+class BreakerCore(OutageRules, TransitionRules):
     """The configuration, the known state and the rules of one breaker."""
 
     def __init__(
@@ -300,7 +155,7 @@ class BreakerCore:
             minutes = (local + snap.offset - start) / 60.0
             if minutes <= 0.0:
                 if minutes < 0.0:
-                    extra = _extras(extra["source"], start, True)
+                    extra = extras(extra["source"], start, True)
                 minutes = JUST_STARTED
             ttl, mode, meta = self.calc(normal_ttl, minutes, context)
         if self.metrics is not None:
@@ -329,70 +184,6 @@ class BreakerCore:
         """Return the breaker's time (local clock plus the Redis offset, if any)."""
         return local + self.snapshot.offset
 
-    # -- outages -----------------------------------------------------------
-
-    def in_backoff(self, mono: float) -> bool:
-        """Return whether Redis is considered down and must not be called yet."""
-        return mono < self.retry_at
-
-    def store_failed(self, script: str, error: BaseException) -> str:
-        """Record a Redis call that failed: log once per outage, back off.
-
-        Returns what went wrong, in words, for the error an operator command raises.
-        """
-        if self.metrics is not None:
-            self.metrics.store_error(script, error)
-        problem = describe_store_error(error)
-        if self.outage_since is None:
-            self.outage_since = self.mono()
-            self.backoff = BACKOFF_FIRST
-            # A refusal needs someone to fix the configuration: an error, not a warning.
-            logger.log(
-                logging.ERROR if is_refusal(error) else logging.WARNING,
-                "breaker %r: %s; serving the last known state and retrying every %g s at most",
-                self.keys.prefix,
-                problem,
-                BACKOFF_MAX,
-            )
-        else:
-            self.backoff = min(self.backoff * 2, BACKOFF_MAX)
-            logger.debug("breaker %r: still failing: %s", self.keys.prefix, problem)
-        # Counted from when the call gave up, not from when it began: a client
-        # that takes longer than the backoff to fail (redis-py's default retries
-        # do) must not make every call block on the outage.
-        self.retry_at = self.mono() + self.backoff
-        if self.metrics is not None:
-            self.metrics.store_up(up=False)
-        return problem
-
-    def read_hangs(self, seconds: float) -> None:
-        """Record a read unanswered for *seconds*: the start of an outage, logged once."""
-        if self.outage_since is not None:
-            return
-        self.outage_since = self.mono()
-        logger.warning(
-            "breaker %r: Redis has not answered a read for %.1f s; serving the last known "
-            "state (a client without socket_timeout waits as long as the server hangs: "
-            "connect() sets one)",
-            self.keys.prefix,
-            seconds,
-        )
-        if self.metrics is not None:
-            self.metrics.store_up(up=False)
-
-    def store_succeeded(self) -> None:
-        """Record a Redis round trip that succeeded: end the outage, if any."""
-        if self.outage_since is not None:
-            logger.warning(
-                "breaker %r: Redis answers again, after %.1f s",
-                self.keys.prefix,
-                max(self.mono() - self.outage_since, 0.0),
-            )
-            self.outage_since = None
-            if self.metrics is not None:
-                self.metrics.store_up(up=True)
-        self.retry_at = -math.inf
-
     # -- flows (yield script calls) ----------------------------------------
 
     def refresh_flow(self, local: float) -> Flow[list[TierTransition]]:
@@ -412,7 +203,7 @@ class BreakerCore:
             logger.warning(
                 "panic start %s of breaker %r was missing from Redis with no reset marker "
                 "(restart without persistence or eviction): restored",
-                _text(raw),
+                as_text(raw),
                 keys.prefix,
             )
             if self.metrics is not None:
@@ -436,7 +227,7 @@ class BreakerCore:
                 "panic %s for breaker %r at %s",
                 "resumed (within the grace window)" if int(resumed) else "started",
                 keys.prefix,
-                _text(raw),
+                as_text(raw),
             )
         return (yield from self._accept_flow(raw, activation, after, offset, server))
 
@@ -456,7 +247,7 @@ class BreakerCore:
         )
         if not int(deleted):
             return transitions
-        logger.warning("panic of breaker %r (started %s) reset", keys.prefix, _text(snap.raw))
+        logger.warning("panic of breaker %r (started %s) reset", keys.prefix, as_text(snap.raw))
         self.snapshot = Snapshot.build(None, None, deleted, self.mono(), snap.offset)
         return transitions + (yield from self._transitions_flow(self.now(self.clock())))
 
@@ -491,7 +282,7 @@ class BreakerCore:
         self, before: float, after: float, seconds: object, micros: object
     ) -> tuple[float, float]:
         """Return the offset to add to the clock, and the server's time (epoch seconds)."""
-        server = int(_text(seconds)) + int(_text(micros)) / 1e6
+        server = int(as_text(seconds)) + int(as_text(micros)) / 1e6
         if self.time_source is not TimeSource.REDIS:
             return 0.0, server
         # The server read TIME somewhere during the round trip: assume the middle.
@@ -538,7 +329,7 @@ class BreakerCore:
         a host whose own clock is skewed never calls a good start corrupt
         (and so never rewrites it for everyone).
         """
-        text = _text(raw)
+        text = as_text(raw)
         try:
             value = float(text)
         except ValueError:
@@ -564,60 +355,3 @@ class BreakerCore:
                 self.max_clock_skew,
             )
         return None
-
-    def _transitions_flow(self, now: float) -> Flow[list[TierTransition]]:
-        """Compare tiers with the last seen ones; elect one deliverer per change in Redis."""
-        if self.thresholds is None:
-            return []
-        snap = self.snapshot
-        owner = self.tier_owner
-        if snap.start is not None and snap.raw is not None:
-            minutes = max((now - snap.start) / 60.0, JUST_STARTED)
-            current = (_text(snap.raw), _text(snap.activation))
-            if snap.activation is None and owner is not None and owner[0] == current[0]:
-                # The counter was evicted, not bumped: still the same activation.
-                current = owner
-            if current != owner:
-                # A new activation: its tiers rise from "no panic".
-                self.tiers = dict.fromkeys(self.tiers, 0)
-                owner = current
-            tiers = {s: t.tier_of(minutes) for s, t in self.thresholds.items()}
-        else:
-            # How long the ended panic had lasted.
-            minutes = 0.0 if owner is None else max((now - float(owner[0])) / 60.0, 0.0)
-            tiers = dict.fromkeys(self.tiers, 0)
-        changes = [
-            change
-            for s, tier in tiers.items()
-            if self.tiers[s] != tier
-            for change in _steps(s, self.tiers[s], tier)
-        ]
-        self.tiers = tiers
-        self.tier_owner = owner
-        if not changes or owner is None:
-            return []
-        election = [self.keys.transition(*owner, s.value, to) for s, _, to in changes]
-        won = yield ("dedup", election, (TRANSITION_KEY_TTL,))
-        start = float(owner[0])
-        return [
-            TierTransition(before, to, s, round(minutes, 1), now, start)
-            for (s, before, to), mine in zip(changes, won, strict=True)
-            if int(mine)
-        ]
-
-    # -- delivery ----------------------------------------------------------
-
-    def announce(self, transition: TierTransition) -> None:
-        """Log and count a transition this worker was elected to deliver."""
-        level = logging.WARNING if transition.to_tier >= 3 else logging.INFO
-        logger.log(
-            level,
-            "breaker %r: %s tier %d -> %d after %.1f min",
-            self.keys.prefix,
-            transition.stakes.value,
-            transition.from_tier,
-            transition.to_tier,
-            transition.duration_minutes,
-        )
-        if self.metrics is not None:
-            self.metrics.transition(transition)

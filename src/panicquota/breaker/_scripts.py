@@ -27,10 +27,17 @@ worker that has read the reset never writes that start back at all.
 
 from __future__ import annotations
 
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, TypeVar
 
-__all__ = ["DEDUP", "READ", "REPAIR", "RESET", "TRIP", "Keys"]
+__all__ = ["DEDUP", "READ", "REPAIR", "RESET", "TRIP", "Call", "Flow", "Keys"]
+
+T = TypeVar("T")
+#: One script call: the script's name, its keys, its arguments.
+Call = tuple[str, Sequence[str], Sequence[object]]
+#: A sans-I/O operation: yields calls, receives their replies, returns a result.
+Flow = Generator[Call, Any, T]
 
 
 @dataclass(frozen=True, slots=True)

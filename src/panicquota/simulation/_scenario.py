@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from panicquota._simulation_limits import MAX_WORKERS
 from panicquota._validate import require_number
 from panicquota.errors import ConfigError, PanicquotaError
+from panicquota.simulation._limits import MAX_WORKERS
 from panicquota.stakes import Context
 
 __all__ = [

@@ -20,10 +20,10 @@ EXIT_BROKEN_PIPE = 141
 #: Modules that each define ``register(subparsers)``; a sub-command stores its
 #: handler as ``func(args) -> int`` in its parser's defaults.
 COMMAND_MODULES = (
-    "panicquota._cli_policy",
-    "panicquota._cli_simulate",
-    "panicquota._cli_certify",
-    "panicquota._cli_bench",
+    "panicquota.cli._policy",
+    "panicquota.cli._simulate",
+    "panicquota.cli._certify",
+    "panicquota.cli._bench",
 )
 
 

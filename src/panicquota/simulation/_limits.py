@@ -1,8 +1,8 @@
 """The simulator's limits, apart from the simulator: the CLI shows them in its help.
 
-Kept out of :mod:`panicquota.simulation` so that building the command-line
-parser (every ``panicquota`` command does) does not import the simulator and
-:mod:`multiprocessing`.
+Standard library only: :mod:`panicquota.simulation` imports its modules on first
+use, so building the command-line parser (every ``panicquota`` command does)
+reads these without importing the simulator and :mod:`multiprocessing`.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from panicquota._simulation_limits import DEFAULT_MAX_SPEED, DEFAULT_MIN_WALL_SECONDS, MAX_WORKERS
 from panicquota.errors import PanicquotaError
+from panicquota.simulation import DEFAULT_MAX_SPEED, DEFAULT_MIN_WALL_SECONDS, MAX_WORKERS
 
 #: Exit status when workers disagreed: a bug, never a tuning matter.
 EXIT_DISAGREEMENT = 1
