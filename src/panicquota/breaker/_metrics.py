@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from panicquota.breaker._types import MissingDependencyError, StateSource, TierTransition
+from panicquota._shared.prometheus import collectors
+from panicquota.breaker._types import StateSource, TierTransition
 from panicquota.tiers import MODE_BY_TIER, PanicMode
 
 if TYPE_CHECKING:
@@ -36,18 +37,6 @@ METRIC_NAMES: Final = (
 
 _TIER_OF_MODE: Final = {mode: str(tier) for tier, mode in enumerate(MODE_BY_TIER)}
 _LATENCY_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
-_CREATED: dict[int, tuple[Any, ...]] = {}
-
-
-def _prometheus() -> Any:
-    try:
-        import prometheus_client
-    except ImportError as error:
-        raise MissingDependencyError(
-            "breaker metrics need prometheus_client, which is not installed: "
-            "pip install 'panicquota[metrics]'"
-        ) from error
-    return prometheus_client
 
 
 class BreakerMetrics:
@@ -63,14 +52,8 @@ class BreakerMetrics:
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        prom = _prometheus()
-        registry = prom.REGISTRY if registry is None else registry
-        created = _CREATED.get(id(registry))
-        if created is None or created[0] is not registry:
-            created = (registry, *self._create(prom, registry))
-            _CREATED[id(registry)] = created
+        created = collectors("breaker", registry, self._create)
         (
-            _,
             self._decisions,
             self._alerts,
             self._active,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from panicquota._shared.prometheus import collectors
 from panicquota.cache._types import CacheSource
 from panicquota.decision import Decision
 from panicquota.tiers import MODE_BY_TIER
@@ -26,20 +27,6 @@ METRIC_NAMES: Final = (
 )
 
 _TIER_OF_MODE: Final = {mode: str(tier) for tier, mode in enumerate(MODE_BY_TIER)}
-_CREATED: dict[int, tuple[Any, ...]] = {}
-
-
-def _prometheus() -> Any:
-    try:
-        import prometheus_client
-    except ImportError as error:
-        from panicquota.breaker import MissingDependencyError
-
-        raise MissingDependencyError(
-            "cache metrics need prometheus_client, which is not installed: "
-            "pip install 'panicquota[metrics]'"
-        ) from error
-    return prometheus_client
 
 
 class CacheMetrics:
@@ -61,13 +48,8 @@ class CacheMetrics:
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        prom = _prometheus()
-        registry = prom.REGISTRY if registry is None else registry
-        created = _CREATED.get(id(registry))
-        if created is None or created[0] is not registry:
-            created = (registry, *self._create(prom, registry))
-            _CREATED[id(registry)] = created
-        _, self._requests, self._fetches, self._errors = created
+        created = collectors("cache", registry, self._create)
+        self._requests, self._fetches, self._errors = created
         # labels() costs more than the increment: children are looked up once.
         self._served: dict[tuple[CacheSource, object], Any] = {}
         self._fetched: dict[tuple[object, bool], Any] = {}
