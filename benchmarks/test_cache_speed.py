@@ -9,11 +9,12 @@ Two ratios, each judged against a control measured in the same session:
   small JSON value) against one plain ``GET`` of the same bytes: the target is
   at most 1.3x.
 
-The gates leave headroom for a shared, loaded machine, where two medians
-measured a second apart differ by more than the overhead under test: the
-memory hit measures about 2.2x its control and is gated at 4x; the Redis hit
-measures 1.23-1.29x (min) on this machine and is gated at 1.6x, so the 1.3x
-target is what the printed ratio is read against, the gate only what fails CI.
+Each gate is judged on the paired ratio (the hit and its control timed in
+alternating blocks, ``benchmarks/conftest.py``) and leaves headroom for a
+shared, loaded machine: the memory hit measures about 2.1-2.2x its control and
+is gated at 4x; the Redis hit measures 1.18-1.23x on this machine and is gated
+at 1.6x, so the 1.3x target is what the printed ratio is read against, the
+gate only what fails CI.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ def test_memory_store_hit(measured: Any, redis_client: Any, prefix: str) -> None
     cache = PanicCache(breaker, MemoryStore(), normal_ttl=60)
     assert cache.lookup("odds:7", lambda: VALUE).source is CacheSource.MISS
     assert measured(cache.get_or_fetch, "odds:7", never) == VALUE
+    control: cachetools.TTLCache[str, Any] = cachetools.TTLCache(maxsize=10_000, ttl=60)
+    control["odds:7"] = VALUE
+    measured.against(control.get, "odds:7")
 
 
 @pytest.mark.benchmark(group="cache-redis")
@@ -71,6 +75,8 @@ def test_plain_get_round_trip(measured: Any, redis_client: Any, prefix: str) -> 
 def test_redis_store_hit(measured: Any, redis_client: Any, prefix: str) -> None:
     """Measure PanicCache.get_or_fetch hitting a RedisStore: one GET plus decoding."""
     breaker = VIXCircuitBreaker(redis_client, key_prefix=f"{prefix}:vix")
-    cache = PanicCache(breaker, RedisStore(redis_client, prefix=f"{prefix}:c"), normal_ttl=60)
+    store = RedisStore(redis_client, prefix=f"{prefix}:c")
+    cache = PanicCache(breaker, store, normal_ttl=60)
     assert cache.lookup("odds:7", lambda: VALUE).source is CacheSource.MISS
     assert measured(cache.get_or_fetch, "odds:7", never) == VALUE
+    measured.against(redis_client.get, store.entry_key("odds:7"))

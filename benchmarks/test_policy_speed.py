@@ -1,9 +1,11 @@
 """How fast the policy decides, against an empty 3-argument call measured in the same run.
 
-Target (SPEC §7): a policy call's median at most 12x the empty call's. The gate
-below allows 15x: the shared machine's noise moves single runs by 10-20%, and a
-gate that flakes teaches people to ignore it. The ratios printed at the end of
-the run are what the notes report.
+Target (SPEC §7): a policy call at most 12x the empty call. The gate below
+allows 15x, judged on the paired ratio (the call and the empty call timed in
+alternating blocks, ``benchmarks/conftest.py``): the shared machine's noise
+still moves that ratio by 10-20% between runs, and a gate that flakes teaches
+people to ignore it. The ratios printed at the end of the run are what the
+notes report.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def test_calculate_ttl_strategy(measured: Any, duration: float, context: object)
     quota = AdaptivePanicQuota()
     ttl, _, _ = quota.calculate_ttl_strategy(60, duration, context)
     measured(quota.calculate_ttl_strategy, 60, duration, context)
+    measured.against(empty_call, 60, duration, context)
     assert ttl == quota.calculate_ttl_strategy(60, duration, context)[0]
 
 
@@ -56,6 +59,7 @@ def test_classify_known_context(measured: Any) -> None:
     """Measure classifying a context already seen (the memo's hit)."""
     importance = MatchImportance()
     measured(importance.classify, {"league": "UEFA Champions League"})
+    measured.against(empty_call, 60, 35.0, {"league": "UEFA Champions League"})
 
 
 @pytest.mark.benchmark(group="classification")
