@@ -4,6 +4,7 @@
 #   python -m pytest test_costs.py -p no:cacheprovider --panicquota-instructions=instructions.json
 set -euo pipefail
 cd "$(dirname "$0")"
+# Needs: pip install panicquota pytest (no extra), and valgrind.
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
 new=$(mktemp --suffix=.json)
 python -m pytest test_costs.py -p no:cacheprovider --panicquota-instructions="$new"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -151,7 +152,7 @@ def test_benchmarks_only_in_one_run(
     out = capsys.readouterr().out
     assert code == 0
     assert "benchmarks/test_policy_speed.py::test_added" in out
-    assert "│ new " in out
+    assert re.search(r"test_added +- +[\d.]+x +- +new$", out, re.MULTILINE), out
 
 
 def test_a_missing_control_is_an_error(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:

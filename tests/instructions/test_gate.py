@@ -140,7 +140,15 @@ def test_counts_are_not_compared_with_timings_or_nothing(
     assert main(["bench-compare", counts, str(timings)]) == 2
     assert capsys.readouterr().err == (
         f"panicquota bench-compare: error: {counts!r} holds counted instructions and "
-        f"{str(timings)!r} not counted instructions: compare two files of one kind\n"
+        f"{str(timings)!r} pytest-benchmark timings: compare two files of one kind\n"
+    )
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    assert main(["bench-compare", counts, str(empty)]) == 2
+    assert capsys.readouterr().err == (
+        f"panicquota bench-compare: error: {counts!r} holds counted instructions and "
+        f"{str(empty)!r} neither counted instructions nor pytest-benchmark timings: compare "
+        "two files of one kind\n"
     )
     assert main(["bench-compare", counts, other]) == 2
     assert capsys.readouterr().err == (
@@ -159,3 +167,51 @@ def test_the_committed_baseline_covers_the_benchmarks() -> None:
         "test_policy[tier2-mapping]",
         "test_simulator_second",
     } <= names
+
+
+def test_a_counts_file_that_was_never_written_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing counted writes no file: the error says which file and why it may be missing."""
+    counts = _write(tmp_path / "counts.json", {"a": 1000.0})
+    missing = str(tmp_path / "none.json")
+    assert main(["bench-compare", counts, missing]) == 2
+    assert capsys.readouterr().err == (
+        f"panicquota bench-compare: error: cannot read {missing!r}: No such file or directory "
+        "(pytest --panicquota-instructions=PATH writes it only when a benchmark was counted; "
+        "pytest --benchmark-json=PATH for timings)\n"
+    )
+
+
+def test_the_gate_runs_without_the_cli_extra(tmp_path: Path) -> None:
+    """bench-compare prints plain text: a project with only pytest and panicquota can gate."""
+    import subprocess
+    import sys
+
+    old = _write(tmp_path / "old.json", {"tests/test_perf.py::test_score": 1000.0})
+    new = _write(tmp_path / "new.json", {"tests/test_perf.py::test_score": 1100.0})
+    # rich made unimportable, as in an environment without the cli extra.
+    (tmp_path / "rich.py").write_text("raise ModuleNotFoundError(name='rich')\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; "
+            f"sys.path.insert(0, {str(tmp_path)!r}); from panicquota.cli import main; "
+            "sys.exit(main(sys.argv[1:]))",
+            "bench-compare",
+            old,
+            new,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines() == [
+        "instructions per call, net of an empty call (valgrind)",
+        "benchmark                           old      new   change  verdict",
+        "------------------------------  -------  -------  -------  ----------",
+        "tests/test_perf.py::test_score  1,000.0  1,100.0  +10.00%  REGRESSION",
+        "1 regression(s) beyond 3% over the baseline: tests/test_perf.py::test_score grew +10.00%",
+    ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from panicquota.errors import MissingExtraError
+
 __all__ = ["collectors"]
 
 #: (owner, id(registry)) -> (registry, *collectors); the registry is kept to detect a reused id.
@@ -20,9 +22,7 @@ def _prometheus(owner: str) -> Any:
     try:
         import prometheus_client
     except ImportError as error:
-        from panicquota.breaker import MissingDependencyError
-
-        raise MissingDependencyError(
+        raise MissingExtraError(
             f"{owner} metrics need prometheus_client, which is not installed: "
             "pip install 'panicquota[metrics]'"
         ) from error
@@ -40,7 +40,7 @@ def collectors(
         create: ``create(prometheus_client, registry)`` makes the collectors.
 
     Raises:
-        MissingDependencyError: prometheus_client is not installed.
+        MissingExtraError: prometheus_client is not installed.
     """
     prom = _prometheus(owner)
     registry = prom.REGISTRY if registry is None else registry

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from panicquota.errors import PanicquotaError
+from panicquota.errors import MissingExtraError, PanicquotaError
 from panicquota.stakes import Stakes
 from panicquota.tiers import PanicMode
 
@@ -147,5 +147,6 @@ class StoreUnavailableError(PanicquotaError):
     """An operator command (trip, reset, refresh) could not reach Redis."""
 
 
-class MissingDependencyError(PanicquotaError, ImportError):
-    """An optional dependency (an extra such as ``metrics``) is not installed."""
+#: The breaker's name for :class:`panicquota.errors.MissingExtraError` (one class,
+#: so ``except`` of either name catches every missing-extra error).
+MissingDependencyError = MissingExtraError

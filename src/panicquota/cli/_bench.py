@@ -181,34 +181,55 @@ def compare(
     return rows
 
 
-def _is_counts(path: str) -> bool:
-    """Tell a counts file from anything else (which load_run then judges)."""
+def _kind(path: str) -> str:
+    """Say what a file holds: ``"counts"``, ``"times"`` (pytest-benchmark JSON) or ``"other"``.
+
+    Raises:
+        ConfigError: the file cannot be read.
+    """
     from panicquota._shared.instructions import FORMAT
 
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and data.get("format") == FORMAT
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        # The plugin writes no file when nothing was counted (no test selected,
+        # valgrind missing and the test skipped): say so where it is read.
+        raise ConfigError(
+            f"cannot read {path!r}: {error.strerror} (pytest --panicquota-instructions=PATH "
+            "writes it only when a benchmark was counted; pytest --benchmark-json=PATH for "
+            "timings)"
+        ) from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return "other"
+    if isinstance(data, dict) and data.get("format") == FORMAT:
+        return "counts"
+    if isinstance(data, dict) and isinstance(data.get("benchmarks"), list):
+        return "times"
+    return "other"
+
+
+_KINDS = {
+    "counts": "counted instructions",
+    "times": "pytest-benchmark timings",
+    "other": "neither counted instructions nor pytest-benchmark timings",
+}
 
 
 def _bench_compare(args: argparse.Namespace) -> int:
-    counted = [_is_counts(args.old), _is_counts(args.new)]
-    if any(counted):
-        if not all(counted):
-            kind = {True: "counted instructions", False: "not counted instructions"}
-            raise InvalidArgumentError(
-                f"{args.old!r} holds {kind[counted[0]]} and {args.new!r} "
-                f"{kind[counted[1]]}: compare two files of one kind"
-            )
+    kinds = (_kind(args.old), _kind(args.new))
+    if "counts" in kinds and kinds[0] != kinds[1]:
+        raise InvalidArgumentError(
+            f"{args.old!r} holds {_KINDS[kinds[0]]} and {args.new!r} "
+            f"{_KINDS[kinds[1]]}: compare two files of one kind"
+        )
+    if kinds[0] == "counts":
         return _compare_counts(args)
     return _compare_times(args)
 
 
 def _compare_counts(args: argparse.Namespace) -> int:
-    from rich.markup import escape
-    from rich.table import Table
-
     from panicquota._shared.instructions import load_counts
 
     old_about, old = load_counts(args.old)
@@ -227,11 +248,7 @@ def _compare_counts(args: argparse.Namespace) -> int:
             f"{args.old!r} and {args.new!r} have no benchmark in common: nothing to compare"
         )
     limit = DEFAULT_BUDGET["counts"] if args.max_regression is None else args.max_regression
-    table = Table(
-        title="instructions per call, net of an empty call (valgrind)", title_justify="left"
-    )
-    for column in ("benchmark", "old", "new", "change", "verdict"):
-        table.add_column(column, justify="left" if column in ("benchmark", "verdict") else "right")
+    table: list[tuple[str, ...]] = []
     regressions: list[tuple[str, float]] = []
     for name in names:
         before, after = old.get(name), new.get(name)
@@ -239,70 +256,73 @@ def _compare_counts(args: argparse.Namespace) -> int:
         if change is None:
             verdict = "new" if before is None else "gone"
         elif change > limit:
-            verdict = "[bold red]REGRESSION[/]"
+            verdict = "REGRESSION"
             regressions.append((name, change))
         else:
-            verdict = "[green]ok[/]"
-        table.add_row(
-            escape(name),
-            "-" if before is None else f"{before:,.1f}",
-            "-" if after is None else f"{after:,.1f}",
-            "-" if change is None else f"{change:+.2%}",
-            verdict,
+            verdict = "ok"
+        table.append(
+            (
+                name,
+                "-" if before is None else f"{before:,.1f}",
+                "-" if after is None else f"{after:,.1f}",
+                "-" if change is None else f"{change:+.2%}",
+                verdict,
+            )
         )
-    console = _console(names)
-    console.print(table)
+    _print_table(
+        "instructions per call, net of an empty call (valgrind)",
+        ("benchmark", "old", "new", "change", "verdict"),
+        table,
+    )
     gone = [name for name in names if name not in new]
-    regressed = [(f"{name} grew {change:+.2%}") for name, change in regressions]
-    return _verdict(console, args, limit, gone, regressed, "over the baseline")
-
-
-def _console(names: list[str]) -> Any:
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        # CI logs have no width: keep whole benchmark names on one line.
-        console.width = max(console.width, max((len(n) for n in names), default=0) + 56)
-    return console
-
-
-def _verdict(
-    console: Any,
-    args: argparse.Namespace,
-    limit: float,
-    gone: list[str],
-    regressed: list[str],
-    relative: str,
-) -> int:
-    """Print the outcome and return the exit code: 1 on a regression or a missing benchmark."""
-    from rich.markup import escape
-
     budget = f"{limit * 100:g}%"
+    failed = None
+    if regressions:
+        grew = "; ".join(f"{name} grew {change:+.2%}" for name, change in regressions)
+        failed = f"{len(regressions)} regression(s) beyond {budget} over the baseline: {grew}"
+    return _verdict(args, gone, failed, f"no regression beyond {budget} over the baseline")
+
+
+def _print_table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Print a plain-text table: first and last columns left-aligned, numbers right-aligned.
+
+    Plain text rather than rich: a gate runs in CI logs and in projects that
+    installed only pytest and panicquota, and whole benchmark names must stay
+    on one line whatever the log's width.
+    """
+    widths = [max(len(row[i]) for row in (headers, *rows)) for i in range(len(headers))]
+    last = len(headers) - 1
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            cell.ljust(width) if i in (0, last) else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    print(title)
+    print(line(headers))
+    print("  ".join("-" * width for width in widths))
+    for row in rows:
+        print(line(row))
+
+
+def _verdict(args: argparse.Namespace, gone: list[str], failed: str | None, passed: str) -> int:
+    """Print the outcome and return the exit code: 1 on a regression or a missing benchmark."""
     # A renamed or deleted benchmark would otherwise hide a regression.
     missing = bool(gone) and not args.allow_missing
     if missing:
-        console.print(
-            f"[bold red]{len(gone)} benchmark(s) of OLD missing from NEW[/]: "
-            f"{escape(', '.join(gone))} (pass --allow-missing if removed on purpose)",
-            soft_wrap=True,
+        print(
+            f"{len(gone)} benchmark(s) of OLD missing from NEW: "
+            f"{', '.join(gone)} (pass --allow-missing if removed on purpose)"
         )
-    if regressed:
-        console.print(
-            f"[bold red]{len(regressed)} regression(s)[/] beyond {budget} {relative}: "
-            f"{escape('; '.join(regressed))}",
-            soft_wrap=True,
-        )
+    if failed is not None:
+        print(failed)
     elif not missing:
-        console.print(f"no regression beyond {budget} {relative}", soft_wrap=True)
-    return 1 if regressed or missing else 0
+        print(passed)
+    return 1 if failed is not None or missing else 0
 
 
 def _compare_times(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
     if args.control is None:
         raise InvalidArgumentError(
             "comparing timings needs --control NAME, the control benchmark measured in the "
@@ -319,57 +339,42 @@ def _compare_times(args: argparse.Namespace) -> int:
             "nothing to compare"
         )
     limit = DEFAULT_BUDGET["times"] if args.max_regression is None else args.max_regression
-    table = Table(
-        title=(
-            f"{args.stat} / control ({new_control.split('::')[-1]}): control "
-            f"{old[old_control] * 1e9:.1f} ns -> {new[new_control] * 1e9:.1f} ns"
-        ),
-        title_justify="left",
-    )
-    for column in ("benchmark", "old ratio", "new ratio", "change", "verdict"):
-        table.add_column(column, justify="left" if column in ("benchmark", "verdict") else "right")
+    table: list[tuple[str, ...]] = []
     regressions = []
     for row in rows:
         change = row.change
         if change is None:
             verdict = "new" if row.old_ratio is None else "gone"
         elif change > limit:
-            verdict = "[bold red]REGRESSION[/]"
+            verdict = "REGRESSION"
             regressions.append(row)
         else:
-            verdict = "[green]ok[/]"
-        table.add_row(
-            escape(row.name),
-            _ratio(row.old_ratio),
-            _ratio(row.new_ratio),
-            "-" if change is None else f"{change:+.1%}",
-            verdict,
+            verdict = "ok"
+        table.append(
+            (
+                row.name,
+                _ratio(row.old_ratio),
+                _ratio(row.new_ratio),
+                "-" if change is None else f"{change:+.1%}",
+                verdict,
+            )
         )
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        # CI logs have no width: keep whole benchmark names on one line.
-        console.width = max(console.width, max((len(r.name) for r in rows), default=0) + 56)
-    console.print(table)
-    budget = f"{limit * 100:g}%"
+    _print_table(
+        f"{args.stat} / control ({new_control.split('::')[-1]}): control "
+        f"{old[old_control] * 1e9:.1f} ns -> {new[new_control] * 1e9:.1f} ns",
+        ("benchmark", "old ratio", "new ratio", "change", "verdict"),
+        table,
+    )
     gone = [row.name for row in rows if row.new_ratio is None]
-    # A renamed or deleted benchmark would otherwise hide a regression.
-    missing = bool(gone) and not args.allow_missing
-    if missing:
-        console.print(
-            f"[bold red]{len(gone)} benchmark(s) of OLD missing from NEW[/]: "
-            f"{escape(', '.join(gone))} (pass --allow-missing if removed on purpose)",
-            soft_wrap=True,
-        )
+    budget = f"{limit * 100:g}%"
+    failed = None
     if regressions:
         worst = max(regressions, key=lambda r: r.change or 0.0)
-        console.print(
-            f"[bold red]{len(regressions)} regression(s)[/] beyond {budget}: worst "
-            f"{escape(worst.name)} at {worst.change:+.1%} relative to the control",
-            soft_wrap=True,
+        failed = (
+            f"{len(regressions)} regression(s) beyond {budget}: worst {worst.name} at "
+            f"{worst.change:+.1%} relative to the control"
         )
-    elif not missing:
-        console.print(f"no regression beyond {budget} relative to the control", soft_wrap=True)
-    return 1 if regressions or missing else 0
+    return _verdict(args, gone, failed, f"no regression beyond {budget} relative to the control")
 
 
 def _ratio(value: Any) -> str:
