@@ -185,6 +185,43 @@ def test_url_credentials_and_tls_reach_master_and_sentinels() -> None:
 
 
 @pytest.mark.parametrize("scheme", ["redis", "valkey"])
+def test_a_cluster_urls_query_options_are_typed_and_win(scheme: str) -> None:
+    """?socket_timeout=0.5 is a float over the 2 s default; ?require_full_coverage=false is false."""
+    client = connect_async(
+        f"{scheme}+cluster://127.0.0.1:1?socket_timeout=0.5&require_full_coverage=false",
+        require_full_coverage=True,
+    )
+    assert client.nodes_manager.require_full_coverage is False
+    assert client.connection_kwargs["socket_timeout"] == 0.5
+    assert client.connection_kwargs["socket_connect_timeout"] == 2.0
+    asyncio.run(client.aclose())
+
+
+@pytest.mark.parametrize("scheme", ["redis", "valkey"])
+def test_a_sentinel_urls_query_options_are_typed(scheme: str) -> None:
+    """?health_check_interval=10 is an int (a string made every command raise TypeError)."""
+    client = connect(
+        f"{scheme}+sentinel://127.0.0.1:1/svc?health_check_interval=10&socket_timeout=0.5"
+        "&decode_responses=no"
+    )
+    try:
+        kwargs = client.connection_pool.connection_kwargs
+        assert (kwargs["health_check_interval"], kwargs["socket_timeout"]) == (10, 0.5)
+        assert kwargs["decode_responses"] is False
+        sentinel = client.connection_pool.sentinel_manager.sentinels[0]
+        assert sentinel.connection_pool.connection_kwargs["socket_timeout"] == 0.5
+    finally:
+        client.close()
+
+
+def test_a_query_option_with_a_bad_value_is_refused() -> None:
+    url = "redis+cluster://127.0.0.1:1?socket_timeout=soon"
+    with pytest.raises(InvalidArgumentError) as caught:
+        connect(url)
+    assert str(caught.value) == f"invalid value 'soon' for 'socket_timeout' in store URL {url!r}"
+
+
+@pytest.mark.parametrize("scheme", ["redis", "valkey"])
 def test_an_unreachable_cluster_is_a_store_error_when_built(scheme: str) -> None:
     """A sync cluster client reads the slots map when built: no node answering says so."""
     url = f"{scheme}+cluster://127.0.0.1:1"

@@ -8,10 +8,12 @@ Sentinel group's master, with redis-py or valkey-py.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from panicquota.breaker._types import MissingDependencyError, StoreUnavailableError
 from panicquota.breaker._urls import StoreUrl, parse_store_url
+from panicquota.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -43,6 +45,60 @@ def _timeouts(options: dict[str, Any], socket_timeout: float) -> dict[str, Any]:
     return options
 
 
+def _to_bool(value: str) -> bool:
+    # redis-py's rule for URL options (valkey-py's too): these spell false.
+    return value.upper() not in ("", "0", "F", "FALSE", "N", "NO")
+
+
+#: How a cluster's or Sentinel's URL query option is read: redis-py's
+#: ``URL_QUERY_ARGUMENT_PARSERS`` for a standalone URL, plus the options of
+#: the cluster and Sentinel clients. Any other option is passed as a string.
+_QUERY_TYPES: dict[str, Callable[[str], Any]] = {
+    "db": int,
+    "socket_timeout": float,
+    "socket_connect_timeout": float,
+    "socket_read_size": int,
+    "socket_keepalive": _to_bool,
+    "retry_on_timeout": _to_bool,
+    "max_connections": int,
+    "health_check_interval": int,
+    "ssl_check_hostname": _to_bool,
+    "timeout": float,
+    "protocol": int,
+    "decode_responses": _to_bool,
+    "ssl": _to_bool,
+    "read_from_replicas": _to_bool,
+    "require_full_coverage": _to_bool,
+    "dynamic_startup_nodes": _to_bool,
+    "reinitialize_steps": int,
+    "cluster_error_retry_attempts": int,
+    "min_other_sentinels": int,
+}
+
+
+def _typed_query(parsed: StoreUrl) -> dict[str, Any]:
+    """Read a cluster's or Sentinel's query options as the client expects them.
+
+    A standalone URL goes to the library's own ``from_url``, which types its
+    query; a cluster's or Sentinel's is read here by the same rules, so
+    ``?socket_timeout=0.5`` is a float and ``?read_from_replicas=false``
+    false, not a truthy string.
+
+    Raises:
+        InvalidArgumentError: a value the option cannot take.
+    """
+    typed: dict[str, Any] = {}
+    for name, value in parsed.query.items():
+        parser = _QUERY_TYPES.get(name)
+        try:
+            typed[name] = value if parser is None else parser(value)
+        except ValueError:
+            raise InvalidArgumentError(
+                f"invalid value {value!r} for {name!r} in store URL {parsed.url!r}"
+            ) from None
+    return typed
+
+
 def _no_retry(parsed: StoreUrl, asyncio: bool) -> Any:
     retry = _module(parsed.library, ".asyncio.retry" if asyncio else ".retry").Retry
     return retry(_module(parsed.library, ".backoff").NoBackoff(), 0)
@@ -64,11 +120,13 @@ def _build(url: str, socket_timeout: float, options: dict[str, Any], asyncio: bo
     # The breaker backs off on its own clock; the client's own retries would
     # block the request path several times per call during an outage.
     options.setdefault("retry", _no_retry(parsed, asyncio))
-    _timeouts(options, socket_timeout)
     if parsed.topology == "standalone":
+        _timeouts(options, socket_timeout)
         client_class = "Valkey" if parsed.library == "valkey" else "Redis"
         return getattr(_module(pkg, ""), client_class).from_url(parsed.standalone_url, **options)
-    query: dict[str, Any] = dict(parsed.query)
+    # The URL's options win over keywords and defaults, as in the library's
+    # own from_url for a standalone URL.
+    options = _timeouts({**options, **_typed_query(parsed)}, socket_timeout)
     if parsed.topology == "cluster":
         cluster = _module(pkg, ".cluster")
         client_class = "ValkeyCluster" if parsed.library == "valkey" else "RedisCluster"
@@ -78,9 +136,9 @@ def _build(url: str, socket_timeout: float, options: dict[str, Any], asyncio: bo
             options.setdefault("cluster_error_retry_attempts", 1)
         build = getattr(cluster, client_class)
         if asyncio:  # reads the topology on first use
-            return build(startup_nodes=nodes, **_auth(parsed, {**query, **options}))
+            return build(startup_nodes=nodes, **_auth(parsed, options))
         try:
-            return build(startup_nodes=nodes, **_auth(parsed, {**query, **options}))
+            return build(startup_nodes=nodes, **_auth(parsed, options))
         except Exception as error:  # RedisClusterException, ValkeyError, OSError...
             raise StoreUnavailableError(
                 f"cannot reach the cluster at {url!r} ({type(error).__name__}: {error}): a "
@@ -88,7 +146,7 @@ def _build(url: str, socket_timeout: float, options: dict[str, Any], asyncio: bo
                 "start-up node answers (connect_async reads it on first use instead)"
             ) from error
     sentinel_module = _module(pkg, ".sentinel")
-    node_options = _auth(parsed, {**query, **options})
+    node_options = _auth(parsed, options)
     node_options.setdefault("db", parsed.db)
     sentinel_options = {
         key: node_options[key]
@@ -137,8 +195,11 @@ def connect(url: str, *, socket_timeout: float = DEFAULT_SOCKET_TIMEOUT, **optio
             ``redis+sentinel://h:p[,h:p...]/service[/db]``, or the same with
             ``valkey`` for a valkey-py client.
         socket_timeout: connect and read timeout, in seconds.
-        options: more options of the client class (they win), e.g.
-            ``decode_responses``, ``ssl_ca_certs`` or ``read_from_replicas``.
+        options: more options of the client class (they win over the
+            defaults), e.g. ``decode_responses``, ``ssl_ca_certs`` or
+            ``read_from_replicas``. Options in the URL's query string
+            (``?socket_timeout=0.5``) win over both, as in redis-py's
+            ``from_url``, and are typed by its rules.
 
     Returns:
         A ``redis.Redis``, ``redis.cluster.RedisCluster`` or Sentinel-managed
@@ -146,7 +207,8 @@ def connect(url: str, *, socket_timeout: float = DEFAULT_SOCKET_TIMEOUT, **optio
         and no client-side retries.
 
     Raises:
-        InvalidArgumentError: *url* is not a store URL.
+        InvalidArgumentError: *url* is not a store URL, or a query option
+            has a value it cannot take.
         MissingDependencyError: the URL's client library is not installed.
         StoreUnavailableError: no start-up node of a cluster URL answered (a
             sync cluster client reads the slots map when it is built).
