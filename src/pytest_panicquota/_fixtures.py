@@ -224,11 +224,28 @@ class Isolated:
         self.add_cleanup(breaker.close, "closing a breaker")
         return breaker
 
+    def cache(self, breaker: Any = None, store: Any = None, **options: Any) -> Any:
+        """Return a new ``PanicCache`` on this environment, as ``panic_cache`` is on a test's.
+
+        Args:
+            breaker: its breaker (default: a new :meth:`breaker`).
+            store: its store (default: a ``RedisStore`` on :attr:`redis` under
+                ``<key_prefix>:cache``, cleaned on exit with the rest).
+            options: more ``PanicCache`` keyword arguments (``normal_ttl``
+                defaults to 60, as for ``panic_cache``).
+        """
+        from panicquota.cache import PanicCache, RedisStore
+
+        if store is None:
+            store = RedisStore(self.redis, prefix=f"{self.key_prefix}:cache")
+        options.setdefault("normal_ttl", 60.0)
+        return PanicCache(self.breaker() if breaker is None else breaker, store, **options)
+
     def add_cleanup(self, step: Callable[[], object], what: str = "a cleanup step") -> None:
         """Run *step* on exit, before the Redis is cleaned (last added, first run).
 
-        For anything built on the environment that needs closing, a cache
-        over :meth:`breaker` for instance.
+        For anything built on the environment that needs closing (a client
+        or a thread of the code under test, for instance).
         """
         self._cleanups.append((what, step))
 

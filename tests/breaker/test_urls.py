@@ -186,7 +186,7 @@ def test_url_credentials_and_tls_reach_master_and_sentinels() -> None:
 
 @pytest.mark.parametrize("scheme", ["redis", "valkey"])
 def test_a_cluster_urls_query_options_are_typed_and_win(scheme: str) -> None:
-    """?socket_timeout=0.5 is a float over the 2 s default; ?require_full_coverage=false is false."""
+    """?socket_timeout=0.5 is a float over the 2 s default; ?require_full_coverage=false, false."""
     client = connect_async(
         f"{scheme}+cluster://127.0.0.1:1?socket_timeout=0.5&require_full_coverage=false",
         require_full_coverage=True,

@@ -39,6 +39,28 @@ def test_each_example_is_isolated(panic_isolated, minutes, context):
         assert list(env.redis.scan_iter(f"{env.key_prefix}*"))
 
 
+@settings(max_examples=10, deadline=None)
+@given(minutes=durations(max_minutes=600, allow_none=False).filter(bool))
+def test_each_example_has_its_own_cache(panic_isolated, minutes):
+    with panic_isolated(start=1_700_000_000) as env:
+        PREFIXES.append(env.key_prefix)
+        breaker = env.breaker()
+        cache = env.cache(breaker)
+        fetches = []
+        fetch = lambda: fetches.append(1) or len(fetches)
+        # A fresh store: the first read of the key misses in every example.
+        assert cache.lookup("odds", fetch).source.value == "MISS"
+        assert cache.lookup("odds", fetch).source.value == "HIT"
+        breaker.trip()
+        env.clock.advance(minutes=minutes)
+        # Another cache on the environment (its own breaker, same keys) sees the panic.
+        result = env.cache().lookup("odds", fetch)
+        assert result.decision[0] == env.quota.calculate_ttl_strategy(60, minutes, None)[0]
+        assert result.source.value == "MISS"  # the entry predates the trip
+        assert fetches == [1, 1]
+        assert list(env.redis.scan_iter(f"{env.key_prefix}:cache*"))
+
+
 def test_keys_are_gone_after_each_example(panic_isolated):
     assert len(PREFIXES) > 1
     with panic_isolated() as env:
@@ -58,7 +80,7 @@ def test_given_with_panic_isolated(pytester: pytest.Pytester, args: tuple[str, .
     """@given with panic_isolated passes the health check; each example gets its own keys."""
     pytester.makepyfile(HYPOTHESIS_SUITE)
     result = pytester.runpytest("-p", "no:randomly", *args)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 def test_panic_breaker_with_given_is_what_fails(pytester: pytest.Pytester) -> None:
