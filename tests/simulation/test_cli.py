@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from panicquota.cli import main
+from panicquota.errors import PanicquotaError
 from panicquota.simulation import (
     PlotUnavailableError,
     Scenario,
@@ -206,13 +207,48 @@ def test_bad_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     )
 
 
-def test_unwritable_json(scenario_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A JSON path that cannot be written is a one-line error after the run."""
+def test_unwritable_outputs_are_refused_before_the_run(
+    scenario_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An output path that cannot be written is a one-line error before the run starts."""
+    from panicquota import simulation
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the run started")
+
+    monkeypatch.setattr(simulation, "simulate", never)
     argv = ["simulate", "--scenario", str(scenario_file), "--quiet", "--rps", "2"]
     assert main([*argv, "--json", "/nonexistent/report.json"]) == 2
     assert capsys.readouterr().err == (
         "panicquota simulate: error: cannot write '/nonexistent/report.json': "
-        "No such file or directory\n"
+        "no directory '/nonexistent'\n"
+    )
+    assert main([*argv, "--json", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"panicquota simulate: error: cannot write {str(tmp_path)!r}: it is a directory\n"
+    )
+    # A folder that takes no files (as root, every folder does: the check is faked).
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    assert main([*argv, "--plot", str(tmp_path / "r.png")]) == 2
+    assert capsys.readouterr().err == (
+        f"panicquota simulate: error: cannot write {str(tmp_path / 'r.png')!r}: "
+        "the directory is not writable\n"
+    )
+
+
+def test_a_write_that_fails_after_the_run_is_one_line(
+    scenario_file: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A write failing at the end (the folder went away) is still a one-line error."""
+    from panicquota.cli import _simulate
+
+    with pytest.raises(PanicquotaError) as caught:
+        _simulate._write(str(tmp_path / "gone" / "r.json"), "{}")
+    assert str(caught.value) == (
+        f"cannot write {str(tmp_path / 'gone' / 'r.json')!r}: No such file or directory"
     )
 
 

@@ -7,6 +7,7 @@ import contextlib
 import importlib.util
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,6 +176,10 @@ def _run(args: argparse.Namespace) -> int:
     scenario = simulation.resolve_scenario(args.scenario).with_overrides(
         workers=args.workers, rps=args.rps, seed=args.seed
     )
+    # A run may last minutes: an output that cannot be written is said first.
+    for path in (args.json, args.plot):
+        if path is not None:
+            _check_writable(path)
     show_progress = not args.quiet and sys.stderr.isatty()
     mode = "real processes" if args.real else "simulated"
     with (
@@ -221,6 +226,18 @@ def _run(args: argparse.Namespace) -> int:
         )
         return EXIT_DISAGREEMENT
     return 0
+
+
+def _check_writable(path: str) -> None:
+    """Raise unless *path* can be written: its folder exists and takes files."""
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir():
+        raise PanicquotaError(f"cannot write {path!r}: it is a directory")
+    if not folder.is_dir():
+        raise PanicquotaError(f"cannot write {path!r}: no directory {str(folder)!r}")
+    if not os.access(folder, os.W_OK):
+        raise PanicquotaError(f"cannot write {path!r}: the directory is not writable")
 
 
 def _write(path: str, text: str) -> None:
