@@ -26,7 +26,7 @@ from panicquota.breaker._snapshot import (
     encode_ts,
     extras,
 )
-from panicquota.breaker._transitions import TransitionRules
+from panicquota.breaker._transitions import MARK_LIFETIME, TransitionRules
 from panicquota.breaker._types import StateSource, TierTransition, TimeSource
 from panicquota.clock import Clock, system_clock
 from panicquota.decision import Decision, ExtendedMeta
@@ -48,7 +48,7 @@ Listener = Callable[[TierTransition], object]
 #: window): a worker cut off from Redis for longer may restore a reset panic.
 END_MARKER_MIN_TTL: Final = 86400
 #: A stored start older than this (seconds) is corrupt: seven days, the life of
-#: the transition keys (an older panic would deliver its transitions again),
+#: the transition marks (a trip prunes an older panic's marks),
 #: and far past the last tier (CHRONIC after hours): a start that old is a
 #: leftover or a bad write, not a panic still running.
 MAX_PANIC_AGE: Final = 7 * 86400.0
@@ -193,8 +193,8 @@ class BreakerCore(OutageRules, TransitionRules):
         known = snap.raw if snap.start is not None and snap.raw is not None else ""
         reply = yield (
             "read",
-            (keys.start, keys.activation, keys.ended),
-            (known, snap.activation if snap.activation is not None else "1"),
+            (keys.start, keys.activation, keys.ended, keys.marks),
+            (known, snap.activation if snap.activation is not None else ""),
         )
         raw, activation, restored, seconds, micros = reply
         after = self.clock()
@@ -216,8 +216,8 @@ class BreakerCore(OutageRules, TransitionRules):
         now_arg = "" if self.time_source is TimeSource.REDIS else encode_ts(self.now(local))
         reply = yield (
             "trip",
-            (keys.start, keys.activation, keys.ended),
-            (now_arg, repr(self.grace_seconds)),
+            (keys.start, keys.activation, keys.ended, keys.marks),
+            (now_arg, repr(self.grace_seconds), MARK_LIFETIME),
         )
         raw, activation, started, resumed, seconds, micros = reply
         after = self.clock()
@@ -302,15 +302,20 @@ class BreakerCore(OutageRules, TransitionRules):
             start = self._parse_start(raw, local + offset, server)
             if start is None:
                 known = self.snapshot
+                vouch = ""
                 if known.start is not None and known.raw is not None:
                     replacement: bytes | str = known.raw
                     start = known.start
                 else:
                     # Somebody meant a panic but its start is unreadable: the
-                    # only start this worker can vouch for is now.
+                    # only start this worker can vouch for is now. A new panic:
+                    # its transitions are still to deliver.
                     start = local + offset
                     replacement = encode_ts(start)
-                yield ("repair", (self.keys.start,), (raw, replacement))
+                    counter = "" if activation is None else as_text(activation)
+                    vouch = f"{replacement}|{counter}"
+                keys = self.keys
+                yield ("repair", (keys.start, keys.marks), (raw, replacement, vouch))
                 if self.metrics is not None:
                     self.metrics.repair("corrupt")
                 raw = replacement

@@ -16,13 +16,23 @@ scripts require:
     (no marker naming it or a later episode, no later activation) is restored
     while a real reset is respected, and a panic back within the grace window
     resumes its episode.
+``<prefix>:delivered``
+    One hash holding the marks that elect the one worker delivering each tier
+    transition: field ``<start>|<activation>|<stakes>|<tier>`` per step
+    claimed, and field ``owner``, the ``<start>|<activation>`` whose
+    elections the hash vouches for. A trip writes ``owner`` (and prunes the
+    marks of panics older than the marks' lifetime). An election that finds
+    ``owner`` missing or naming another activation delivers nothing; if its
+    activation is the current one, the marks were lost (eviction, a restart)
+    and it writes ``owner`` back and marks every step up to its current
+    tiers as delivered, so no step is ever delivered twice. ``owner`` also
+    restores an evicted ``:activation`` for a worker that never knew it.
 
-Every read touches all three keys, so an LRU eviction policy keeps them hot.
-A reset also bumps ``:activation``: two independent witnesses of the reset,
-so evicting either one alone never brings the reset panic back; and a
-worker that has read the reset never writes that start back at all.
-``<prefix>:transition:<start_ts>:<activation>:<stakes>:<tier>``
-    Set-if-absent markers that elect the one worker delivering a transition.
+Every read touches all four keys, so an LRU eviction policy keeps them hot
+(the hash has no TTL: ``volatile-lru`` never evicts it). A reset also bumps
+``:activation``: two independent witnesses of the reset, so evicting either
+one alone never brings the reset panic back; and a worker that has read the
+reset never writes that start back at all.
 """
 
 from __future__ import annotations
@@ -61,25 +71,39 @@ class Keys:
         """The key holding the episode-end marker."""
         return f"{self.prefix}:ended"
 
-    def transition(self, start: str, activation: str, stakes: str, tier: int) -> str:
-        """Return the key that elects the worker delivering one transition."""
-        return f"{self.prefix}:transition:{start}:{activation}:{stakes}:{tier}"
+    @property
+    def marks(self) -> str:
+        """The hash of the marks electing each transition's deliverer."""
+        return f"{self.prefix}:delivered"
 
 
 #: Read the state; write a known start back if the key vanished while no reset
 #: or newer activation explains it (restart without persistence, eviction);
 #: return TIME too so the Redis time mode costs no extra round trip.
-#: KEYS: start, activation, ended. ARGV: known start ("" if none), known activation.
+#: An evicted counter is written back too: from the worker's snapshot, else
+#: from the marks' owner. Touches the marks hash, so LRU keeps it hot.
+#: KEYS: start, activation, ended, marks. ARGV: known start ("" if none), known
+#: activation ("" if none).
 READ: Final = """
 local start = redis.call('GET', KEYS[1])
 local activation = redis.call('GET', KEYS[2])
 local ended = redis.call('GET', KEYS[3])
+local owner = redis.call('HGET', KEYS[4], 'owner')
 local restored = 0
 local known = tonumber(ARGV[1])
-if start and not activation and start == ARGV[1] then
+if start and not activation then
   -- The counter alone was evicted: write back the one this start belongs to.
-  redis.call('SET', KEYS[2], ARGV[2])
-  activation = ARGV[2]
+  if start == ARGV[1] and ARGV[2] ~= '' then
+    activation = ARGV[2]
+  elseif owner then
+    local s, a = string.match(owner, '^(.*)|([^|]*)$')
+    if s == start and a ~= '' then
+      activation = a
+    end
+  end
+  if activation then
+    redis.call('SET', KEYS[2], activation)
+  end
 end
 if not start and known then
   local marked = ended and tonumber(string.match(ended, '^([^|]*)|'))
@@ -88,7 +112,7 @@ if not start and known then
     and tonumber(activation) > tonumber(ARGV[2])
   if not reset_since and not newer then
     redis.call('SET', KEYS[1], ARGV[1])
-    if not activation then
+    if not activation and ARGV[2] ~= '' then
       redis.call('SET', KEYS[2], ARGV[2])
       activation = ARGV[2]
     end
@@ -101,8 +125,11 @@ return {start or false, activation or false, restored, t[1], t[2]}
 """
 
 #: Start a panic if none is on (first writer wins); resume the ended episode if
-#: it ended at most the grace window ago. Clears the end marker.
-#: KEYS: start, activation, ended. ARGV: now ("" = the server's TIME), grace seconds.
+#: it ended at most the grace window ago. Clears the end marker; makes the marks
+#: vouch for the new activation and prunes the marks of panics that started
+#: more than their lifetime ago.
+#: KEYS: start, activation, ended, marks. ARGV: now ("" = the server's TIME),
+#: grace seconds, the marks' lifetime (seconds).
 #: Returns {start, activation, started (0/1), resumed (0/1), TIME seconds, TIME microseconds}.
 TRIP: Final = """
 local t = redis.call('TIME')
@@ -131,6 +158,14 @@ redis.call('SET', KEYS[1], start)
 redis.call('DEL', KEYS[3])
 local activation = (tonumber(redis.call('GET', KEYS[2])) or 0) + 1
 redis.call('SET', KEYS[2], activation)
+local oldest = tonumber(now) - tonumber(ARGV[3])
+for _, field in ipairs(redis.call('HKEYS', KEYS[4])) do
+  local s = tonumber(string.match(field, '^([^|]*)|'))
+  if field ~= 'owner' and not (s and s >= oldest) then
+    redis.call('HDEL', KEYS[4], field)
+  end
+end
+redis.call('HSET', KEYS[4], 'owner', start .. '|' .. activation)
 return {start, tostring(activation), 1, resumed, t[1], t[2]}
 """
 
@@ -154,22 +189,47 @@ redis.call('SET', KEYS[2], ARGV[1] .. '|' .. now, 'EX', ARGV[3])
 return activation
 """
 
-#: Replace a corrupt start, only if it still holds the corrupt value.
-#: KEYS: start. ARGV: corrupt value, replacement.
+#: Replace a corrupt start, only if it still holds the corrupt value; a
+#: replacement that is a new panic (nobody knew the start) makes the marks
+#: vouch for it, so its transitions are delivered.
+#: KEYS: start, marks. ARGV: corrupt value, replacement, owner to vouch for ("" = none).
 REPAIR: Final = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[2], 'owner', ARGV[3])
+end
 return 1
 """
 
-#: Set each key if absent; return 1 for each key this call set.
-#: KEYS: the transition keys. ARGV: TTL seconds.
+#: Elect the deliverer of each step: claim its mark if absent (1 = won). If the
+#: marks do not vouch for the caller's activation they were lost (eviction, a
+#: restart): nobody knows what was delivered, so nothing is won; when that
+#: activation is the current one, the hash is made to vouch for it again, with
+#: every step the caller names marked as delivered.
+#: KEYS: marks, start, activation. ARGV: owner ("<start>|<activation>"), the
+#: number n of steps to elect, their n fields, then the fields of the caller's
+#: other steps already reached.
 DEDUP: Final = """
+local n = tonumber(ARGV[2])
 local won = {}
-for i, key in ipairs(KEYS) do
-  won[i] = redis.call('SET', key, '1', 'NX', 'EX', ARGV[1]) and 1 or 0
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+  for i = 1, n do
+    won[i] = redis.call('HSETNX', KEYS[1], ARGV[2 + i], '1')
+  end
+  return won
+end
+for i = 1, n do
+  won[i] = 0
+end
+local start = redis.call('GET', KEYS[2])
+if start and start .. '|' .. (redis.call('GET', KEYS[3]) or '') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'owner', ARGV[1])
+  for i = 3, #ARGV do
+    redis.call('HSET', KEYS[1], ARGV[i], '1')
+  end
 end
 return won
 """

@@ -29,8 +29,8 @@ class VIXCircuitBreaker(BreakerBase):
     worker and host that reads it computes the same duration and so, through
     the policy, the same TTL. The other keys, all under the same prefix, are
     ``:activation`` (a counter of panic activations), ``:ended`` (the
-    episode-end marker a reset leaves) and ``:transition:...`` (one short key
-    per delivered tier transition, expiring after 7 days). On a cluster
+    episode-end marker a reset leaves) and ``:delivered`` (one hash of the
+    marks electing each tier transition's deliverer). On a cluster
     client a prefix without a hash tag is tagged (``"{vix:panic}"``, logged
     once): the scripts touch several of these keys at once and need them in
     one slot.
@@ -88,7 +88,7 @@ class VIXCircuitBreaker(BreakerBase):
             this worker's clock and Redis's ``TIME``: a host whose clock is
             behind never rewrites a good start.
         max_panic_age: a start older than this (default 7 days, the life of
-            the transition keys), or before 2000, is corrupt: ignored with a
+            the transition marks), or before 2000, is corrupt: ignored with a
             warning and repaired.
         max_wait: the longest :meth:`get_ttl` waits for Redis, in seconds
             (default: 0.02).

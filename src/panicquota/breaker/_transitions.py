@@ -15,13 +15,19 @@ from panicquota.tiers import Thresholds
 if TYPE_CHECKING:
     from panicquota.breaker._types import BreakerObserver
 
-__all__ = ["TRANSITION_KEY_TTL", "TransitionRules"]
+__all__ = ["MARK_LIFETIME", "TransitionRules", "mark"]
 
 logger = logging.getLogger("panicquota.breaker")
 
-#: How long the keys that elect a transition's deliverer live: longer than
+#: How long the marks electing a transition's deliverer are kept (seconds),
+#: counted from their panic's start: a trip prunes older ones. Longer than
 #: any panic, short enough not to pile up.
-TRANSITION_KEY_TTL: Final = 7 * 86400
+MARK_LIFETIME: Final = 7 * 86400
+
+
+def mark(owner: tuple[str, str], stakes: Stakes, tier: int) -> str:
+    """Return the field of the marks hash that elects the deliverer of one step."""
+    return f"{owner[0]}|{owner[1]}|{stakes.value}|{tier}"
 
 
 def _steps(stakes: Stakes, before: int, after: int) -> list[tuple[Stakes, int, int]]:
@@ -55,7 +61,10 @@ class TransitionRules:
         owner = self.tier_owner
         if snap.start is not None and snap.raw is not None:
             minutes = max((now - snap.start) / 60.0, JUST_STARTED)
-            current = (as_text(snap.raw), as_text(snap.activation))
+            # An unknown counter ("") is an activation of its own: the marks do
+            # not vouch for it unless it is current, so nothing is delivered twice.
+            activation = "" if snap.activation is None else as_text(snap.activation)
+            current = (as_text(snap.raw), activation)
             if snap.activation is None and owner is not None and owner[0] == current[0]:
                 # The counter was evicted, not bumped: still the same activation.
                 current = owner
@@ -78,8 +87,20 @@ class TransitionRules:
         self.tier_owner = owner
         if not changes or owner is None:
             return []
-        election = [self.keys.transition(*owner, s.value, to) for s, _, to in changes]
-        won = yield ("dedup", election, (TRANSITION_KEY_TTL,))
+        election = [mark(owner, s, to) for s, _, to in changes]
+        # The steps reached before these: marked too if the marks were lost.
+        reached = [
+            field
+            for s, tier in tiers.items()
+            for to in range(1, tier + 1)
+            if (field := mark(owner, s, to)) not in election
+        ]
+        keys = self.keys
+        won = yield (
+            "dedup",
+            (keys.marks, keys.start, keys.activation),
+            (f"{owner[0]}|{owner[1]}", len(election), *election, *reached),
+        )
         start = float(owner[0])
         return [
             TierTransition(before, to, s, round(minutes, 1), now, start)
