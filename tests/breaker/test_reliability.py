@@ -357,6 +357,28 @@ def test_one_async_breaker_serves_many_event_loops(
     assert caplog.records == []
 
 
+def test_one_async_breaker_alternates_between_two_open_loops(
+    real_redis: Any, shared_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two loops both open, used in turn: the other loop's sockets are reset; close() works."""
+    breaker = AsyncVIXCircuitBreaker.from_url(
+        REAL_REDIS_URL, key_prefix=shared_prefix, max_staleness=0, max_wait=5.0
+    )
+    caplog.set_level(logging.WARNING, "panicquota.breaker")
+    loops = [asyncio.new_event_loop(), asyncio.new_event_loop()]
+    try:
+        sources = [
+            loops[turn % 2].run_until_complete(breaker.get_ttl(60))[2]["source"]
+            for turn in range(6)
+        ]
+        loops[0].run_until_complete(breaker.close())  # loop 1 opened the connection
+    finally:
+        for loop in loops:
+            loop.close()
+    assert sources == [StateSource.FRESH] * 6
+    assert caplog.records == []
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     st.one_of(

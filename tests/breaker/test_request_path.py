@@ -333,13 +333,19 @@ def test_an_evalsha_error_other_than_noscript_is_a_store_error(flavour: str) -> 
         assert asyncio.run(twice())[3] == "1800000000"
 
 
-def test_dropping_idle_connections_of_another_loop_tolerates_any_client() -> None:
+def test_dropping_connections_of_other_loops_tolerates_any_client() -> None:
     """A client without a redis-py pool, or with connections never opened, is left alone."""
-    _async._drop_idle_connections(object())
-    pool = type("Pool", (), {"_available_connections": [type("C", (), {"_writer": None})()]})()
-    client = type("Client", (), {"connection_pool": pool})()
-    _async._drop_idle_connections(client)
-    assert pool._available_connections == []
+    loop = asyncio.new_event_loop()
+    try:
+        _async._drop_connections_of_other_loops(object(), loop)
+        never_opened = type("C", (), {"_writer": None, "_reader": None})()
+        pool = type("Pool", (), {"_available_connections": [never_opened]})()
+        client = type("Client", (), {"connection_pool": pool})()
+        _async._drop_connections_of_other_loops(client, loop)
+        assert pool._available_connections == [never_opened]
+        assert never_opened._writer is None
+    finally:
+        loop.close()
 
 
 def test_a_hung_read_marks_the_store_down_in_the_metrics(
@@ -368,7 +374,7 @@ def test_a_hung_read_marks_the_store_down_in_the_metrics(
 
 
 def test_a_transport_without_a_socket_attribute_is_only_aborted() -> None:
-    """Dropping a connection whose transport fails to abort and has no _sock raises nothing."""
+    """Resetting a connection whose transport fails to abort and has no _sock raises nothing."""
     aborted: list[bool] = []
 
     class Transport:
@@ -379,8 +385,42 @@ def test_a_transport_without_a_socket_attribute_is_only_aborted() -> None:
     writer = type("Writer", (), {"transport": Transport()})()
     connection = type("C", (), {"_writer": writer, "_reader": object()})()
     pool = type("Pool", (), {"_available_connections": [connection]})()
-    _async._drop_idle_connections(type("Client", (), {"connection_pool": pool})())
+    loop = asyncio.new_event_loop()
+    try:
+        _async._drop_connections_of_other_loops(
+            type("Client", (), {"connection_pool": pool})(), loop
+        )
+    finally:
+        loop.close()
     assert (aborted, connection._writer, connection._reader) == ([True], None, None)
+    assert pool._available_connections == [connection]  # reset in place: it reconnects
+
+
+def test_a_tls_connection_of_another_loop_is_closed_below_its_tls_layer() -> None:
+    """The socket under a TLS transport is closed, unwatched, and both layers read as closing."""
+    import socket
+
+    ours, theirs = socket.socketpair()
+    unwatched: list[tuple[str, int]] = []
+
+    class OtherLoop:
+        def _remove_reader(self, fd: int) -> None:
+            unwatched.append(("reader", fd))
+
+        def _remove_writer(self, fd: int) -> None:
+            unwatched.append(("writer", fd))
+
+    fd = ours.fileno()
+    inner = type("Socket", (), {"_sock": ours, "_sock_fd": fd, "_loop": OtherLoop()})()
+    protocol = type("SSLProtocol", (), {"_transport": inner})()
+    tls = type("TLS", (), {"_ssl_protocol": protocol, "_closed": False})()
+    writer = type("Writer", (), {"transport": tls})()
+    connection = type("C", (), {"_writer": writer, "_reader": object()})()
+    _async._reset_connection(connection, writer)
+    theirs.close()
+    assert unwatched == [("reader", fd), ("writer", fd)]
+    assert (inner._sock, ours.fileno(), inner._closing, tls._closed) == (None, -1, True, True)
+    assert (connection._writer, connection._reader) == (None, None)
 
 
 def test_the_shipped_bound_is_20_ms(default_wait: float) -> None:

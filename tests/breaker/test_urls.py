@@ -244,3 +244,67 @@ def test_an_unreachable_cluster_serves_the_fail_safe_to_an_async_breaker() -> No
             return ttl, meta["source"]
 
     assert asyncio.run(decide()) == (60, "FAIL_SAFE")
+
+
+BREAKER_OPTIONS = (
+    "calm_seconds, clock, fail_safe_ttl, grace_seconds, key_prefix, max_clock_skew, "
+    "max_panic_age, max_staleness, max_wait, metrics, on_transition, reset_level, time_source, "
+    "trip_level"
+)
+
+
+@pytest.mark.parametrize("breaker_class", [VIXCircuitBreaker, AsyncVIXCircuitBreaker])
+def test_from_url_sends_a_client_option_to_client_options(breaker_class: type) -> None:
+    """A client option among the breaker's is refused, naming it and where it goes."""
+    name = breaker_class.__name__
+    with pytest.raises(InvalidArgumentError) as raised:
+        breaker_class.from_url("redis://127.0.0.1:1/0", decode_responses=True)
+    assert str(raised.value) == (
+        f"{name}.from_url() got 'decode_responses', a client option: "
+        "pass client_options={'decode_responses': ...}"
+    )
+    with pytest.raises(InvalidArgumentError) as raised:
+        breaker_class.from_url(
+            "valkey://127.0.0.1:1/0", ssl_ca_certs="ca.pem", key_prefix="p", db=2
+        )
+    assert str(raised.value) == (
+        f"{name}.from_url() got 'ssl_ca_certs' and 'db', client options: "
+        "pass client_options={'ssl_ca_certs': ..., 'db': ...}"
+    )
+
+
+def test_from_url_refuses_a_client_option_before_connecting() -> None:
+    """A sync cluster client connects when built: the option is refused first, not the URL."""
+    with pytest.raises(InvalidArgumentError, match=r"got 'read_from_replicas', a client option"):
+        VIXCircuitBreaker.from_url("redis+cluster://127.0.0.1:1", read_from_replicas=True)
+
+
+@pytest.mark.parametrize("breaker_class", [VIXCircuitBreaker, AsyncVIXCircuitBreaker])
+def test_from_url_names_an_option_that_is_neither_the_breakers_nor_the_clients(
+    breaker_class: type,
+) -> None:
+    """An unknown name is refused with the breaker's options; cluster=True points at the URL."""
+    name = breaker_class.__name__
+    with pytest.raises(InvalidArgumentError) as raised:
+        breaker_class.from_url("redis://127.0.0.1:1/0", colour="red", decode_responses=True)
+    assert str(raised.value) == (
+        f"{name}.from_url() got 'colour', neither a breaker option nor an option of redis-py's "
+        f"clients; the breaker's options: {BREAKER_OPTIONS} (the client's go in "
+        "client_options={...})"
+    )
+    with pytest.raises(InvalidArgumentError) as raised:
+        breaker_class.from_url("valkey://127.0.0.1:1/0", cluster=True)
+    assert str(raised.value) == (
+        f"{name}.from_url() got 'cluster', neither a breaker option nor an option of valkey-py's "
+        "clients (a cluster is chosen by the URL: valkey+cluster://host:port[,host:port...]); "
+        f"the breaker's options: {BREAKER_OPTIONS} (the client's go in client_options={{...}})"
+    )
+
+
+def test_from_url_still_takes_client_options_apart() -> None:
+    """client_options reach the client, breaker options the breaker."""
+    with VIXCircuitBreaker.from_url(
+        "redis://127.0.0.1:1/0", client_options={"decode_responses": True}, max_staleness=3
+    ) as breaker:
+        assert breaker._redis.get_encoder().decode_responses is True
+        assert breaker._core.max_staleness == 3

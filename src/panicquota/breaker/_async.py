@@ -6,11 +6,18 @@ import asyncio
 import contextlib
 import inspect
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Self
 
 from panicquota._validate import require_number
-from panicquota.breaker._base import STORE_ERRORS, AsyncScript, BreakerBase
+from panicquota.breaker._base import (
+    STORE_ERRORS,
+    STORE_LATENCY,
+    STORE_UP,
+    TRANSITION,
+    AsyncScript,
+    BreakerBase,
+)
 from panicquota.breaker._core import Flow, logger
 from panicquota.breaker._outages import SLOW_READ
 from panicquota.breaker._snapshot import Snapshot
@@ -64,10 +71,15 @@ class AsyncVIXCircuitBreaker(BreakerBase):
                 ``password``, ``ssl_ca_certs``...), passed to :func:`connect_async`.
             options: the breaker's options (``key_prefix``, ``max_staleness``...).
 
+        Raises:
+            InvalidArgumentError: an option that is not the breaker's (a client
+                option belongs in *client_options*), or a bad URL.
+
         On a cluster URL an untagged *key_prefix* is hash-tagged (logged).
         """
         from panicquota.breaker._client import connect_async
 
+        cls._check_options(url, options)
         client = connect_async(url, **dict(client_options or {}))
         breaker = cls(client, quota, **options)
         breaker._owns_client = True
@@ -143,6 +155,8 @@ class AsyncVIXCircuitBreaker(BreakerBase):
         """Drop the listeners; close the client if :meth:`from_url` made it."""
         self._core.listeners.clear()
         if self._owns_client:
+            # Connections an earlier loop opened cannot be closed from this one.
+            _drop_connections_of_other_loops(self._redis, asyncio.get_running_loop())
             await self._redis.aclose()
 
     async def __aenter__(self) -> Self:
@@ -157,7 +171,7 @@ class AsyncVIXCircuitBreaker(BreakerBase):
         lock: asyncio.Lock | None = self._lock
         if lock is None or self._loop is not loop:
             if self._loop is not None:
-                _drop_idle_connections(self._redis)
+                _drop_connections_of_other_loops(self._redis, loop)
             lock = self._lock = asyncio.Lock()
             self._loop = loop
             self._task = None
@@ -177,8 +191,8 @@ class AsyncVIXCircuitBreaker(BreakerBase):
         budget = self._first_wait if first else self._max_wait
         waited = time.monotonic() - self._task_began
         if waited < budget:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), budget - waited)
+            # Neither cancels the read on timeout nor raises what it raised.
+            await asyncio.wait((task,), timeout=budget - waited)
         elif waited >= SLOW_READ:
             self._core.read_hangs(waited)
         # Read by this call (or since it began): its decision is FRESH.
@@ -186,8 +200,13 @@ class AsyncVIXCircuitBreaker(BreakerBase):
 
     async def _refresh_round(self) -> None:
         core = self._core
-        async with self._get_lock():
-            await self._attempt(core.refresh_flow(core.clock()))
+        try:
+            async with self._get_lock():
+                await self._attempt(core.refresh_flow(core.clock()))
+        except Exception:
+            # Whatever a read raises (an injected clock...), the next call's
+            # task reads again; nothing reaches the calls waiting for it.
+            self._log_failure("a refresh")
 
     # -- running flows: the one place where Redis errors are caught ----------
 
@@ -212,7 +231,8 @@ class AsyncVIXCircuitBreaker(BreakerBase):
                     reply = await self._scripts[name](keys=keys, args=args)
                     calls += 1
                     if metrics is not None:
-                        metrics.store_latency(name, time.perf_counter() - started)
+                        seconds = time.perf_counter() - started
+                        self._report(STORE_LATENCY, metrics.store_latency, name, seconds)
                     call = flow.send(reply)
                 except StopIteration:
                     raise
@@ -223,9 +243,9 @@ class AsyncVIXCircuitBreaker(BreakerBase):
             transitions: list[TierTransition] = stop.value
         if calls:
             # Only a real round trip ends an outage.
-            core.store_succeeded()
+            self._report(STORE_UP, core.store_succeeded)
         for transition in transitions:
-            core.announce(transition)
+            self._report(TRANSITION, core.announce, transition)
             for listener in list(core.listeners):
                 try:
                     result = listener(transition)
@@ -235,22 +255,59 @@ class AsyncVIXCircuitBreaker(BreakerBase):
                     logger.exception("breaker listener %r failed on %r", listener, transition)
 
 
-def _drop_idle_connections(client: Any) -> None:
-    """Close the idle connections an earlier event loop opened: they cannot serve this one."""
-    pool = getattr(client, "connection_pool", None)
-    idle = getattr(pool, "_available_connections", None)
-    if not isinstance(idle, list):
-        return
-    for connection in list(idle):
-        idle.remove(connection)
+def _drop_connections_of_other_loops(client: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Reset the idle connections another event loop opened, wherever *client* keeps them.
+
+    A connection's streams belong to the loop that opened them: from another
+    loop they fail with "Event loop is closed". Each idle connection whose
+    streams are not this loop's is reset in place (it reconnects on its next
+    use), in a standalone or Sentinel master pool, in the pools of the
+    Sentinel clients that find the master, and in every node of a cluster
+    client: redis-py's and valkey-py's asyncio clients keep them alike.
+    """
+    for connection in _idle_connections(client):
         writer = getattr(connection, "_writer", None)
-        transport = getattr(writer, "transport", None)
-        connection._reader = connection._writer = None
-        if transport is None:
-            continue
-        with contextlib.suppress(RuntimeError):  # "Event loop is closed"
+        # A writer that names no loop (fakeredis) counts as another loop's.
+        if writer is not None and getattr(writer, "_loop", None) is not loop:
+            _reset_connection(connection, writer)
+
+
+def _idle_connections(client: Any) -> Iterator[Any]:
+    """Yield the idle connections of *client*'s pools (standalone, Sentinel, cluster)."""
+    pool = getattr(client, "connection_pool", None)
+    yield from list(getattr(pool, "_available_connections", None) or ())
+    manager = getattr(pool, "sentinel_manager", None)
+    for sentinel in list(getattr(manager, "sentinels", None) or ()):
+        yield from _idle_connections(sentinel)
+    nodes = getattr(client, "nodes_manager", None)
+    for table in ("nodes_cache", "startup_nodes"):
+        for node in list((getattr(nodes, table, None) or {}).values()):
+            yield from list(getattr(node, "_free", None) or ())
+
+
+def _reset_connection(connection: Any, writer: Any) -> None:
+    """Forget *connection*'s streams and close their socket, without their (other) loop."""
+    connection._reader = connection._writer = None
+    with contextlib.suppress(Exception):
+        connection._parser.on_disconnect()
+    transport: Any = getattr(writer, "transport", None)
+    # A TLS transport wraps the socket's transport.
+    inner: Any = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None) or transport
+    sock = getattr(inner, "_sock", None)
+    if sock is None:  # not a selector transport: let it close itself, if its loop can
+        with contextlib.suppress(RuntimeError, AttributeError):  # "Event loop is closed"
             transport.abort()
-        sock = getattr(transport, "_sock", None)
-        if sock is not None:
-            sock.close()
-            transport._sock = None
+        return
+    # Closed here, not by transport.abort(): that closes the socket in a
+    # callback of the transport's own loop, which is closed or may never run
+    # again. Its loop stops watching the socket first (a no-op once closed).
+    loop: Any = getattr(inner, "_loop", None)
+    fd = getattr(inner, "_sock_fd", None)
+    with contextlib.suppress(Exception):
+        loop._remove_reader(fd)
+        loop._remove_writer(fd)
+    inner._closing = True  # what is_closing() reads: no "unclosed" warning later
+    if transport is not inner:
+        transport._closed = True
+    sock.close()
+    inner._sock = None

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+import inspect
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 from panicquota._validate import require_number
 from panicquota.breaker import _scripts
+from panicquota.breaker._client import _module as client_module
 from panicquota.breaker._client import is_cluster_client
 from panicquota.breaker._core import MAX_PANIC_AGE, BreakerCore, Listener, logger
+from panicquota.breaker._store_errors import describe_store_error
 from panicquota.breaker._types import (
     Observers,
     StoreUnavailableError,
     TierTransition,
     TimeSource,
 )
-from panicquota.breaker._urls import has_hash_tag
+from panicquota.breaker._urls import has_hash_tag, parse_store_url
 from panicquota.clock import Clock
-from panicquota.errors import InvalidTypeError
+from panicquota.errors import InvalidArgumentError, InvalidTypeError
 from panicquota.policy import AdaptivePanicQuota
 
 if TYPE_CHECKING:
@@ -31,6 +35,10 @@ __all__ = ["SCRIPTS", "STORE_ERRORS", "BreakerBase", "cluster_prefix"]
 #: (not RedisError either), decode errors of a decode_responses client, a
 #: closed event loop: none of them may reach the request path.
 STORE_ERRORS = (Exception,)
+#: What an observer's report is called in the log when it raises.
+STORE_LATENCY = "an observer's store_latency"
+STORE_UP = "an observer's store_up"
+TRANSITION = "an observer's transition"
 #: The longest a get_ttl call waits for Redis (seconds): the request-path
 #: bound. The read runs off the request path (a thread, or a task); a call
 #: that would wait longer serves the last known state (or the fail-safe).
@@ -122,6 +130,47 @@ class AsyncScript(Script):
             return await self(keys=keys, args=args)
 
 
+#: The classes whose options the clients of a store URL take, by client library.
+_CLIENT_CLASSES: Final = {
+    "redis": (
+        ("", "Redis"),
+        (".asyncio", "Redis"),
+        (".cluster", "RedisCluster"),
+        (".asyncio.cluster", "RedisCluster"),
+        (".connection", "SSLConnection"),
+        (".asyncio.connection", "SSLConnection"),
+        (".sentinel", "Sentinel"),
+    ),
+    "valkey": (
+        ("", "Valkey"),
+        (".asyncio", "Valkey"),
+        (".cluster", "ValkeyCluster"),
+        (".asyncio.cluster", "ValkeyCluster"),
+        (".connection", "SSLConnection"),
+        (".asyncio.connection", "SSLConnection"),
+        (".sentinel", "Sentinel"),
+    ),
+}
+
+
+def _keywords(function: Callable[..., object]) -> set[str]:
+    kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    parameters = inspect.signature(function).parameters.values()
+    return {p.name for p in parameters if p.kind in kinds} - {"self", "redis", "quota"}
+
+
+def client_option_names(library: str) -> set[str]:
+    """Return the options the clients of *library* (``redis``, ``valkey``) take, by name.
+
+    Raises:
+        MissingDependencyError: *library* is not installed.
+    """
+    names: set[str] = set()
+    for module, name in _CLIENT_CLASSES[library]:
+        names |= _keywords(getattr(client_module(library, module), name).__init__)
+    return names
+
+
 class BreakerBase:
     """The configuration and the non-blocking API of both breakers.
 
@@ -179,7 +228,42 @@ class BreakerBase:
         self._redis = redis
         self._scripts = {name: self._script(src) for name, src in SCRIPTS.items()}
         self._owns_client = False
+        # What has failed off the request path and been logged (once each).
+        self._logged_failures: set[str] = set()
         self._lock = self._new_lock()
+
+    @classmethod
+    def _check_options(cls, url: str, options: Mapping[str, Any]) -> None:
+        """Refuse :meth:`from_url` options that are not the breaker's, saying where they go.
+
+        Raises:
+            InvalidArgumentError: a client option (it belongs in *client_options*)
+                or a name that is neither.
+        """
+        breaker_options = _keywords(BreakerBase.__init__)
+        wrong = [name for name in options if name not in breaker_options]
+        if not wrong:
+            return
+        method = f"{cls.__name__}.from_url()"
+        library = parse_store_url(url).library
+        client_options = client_option_names(library)
+        unknown = [name for name in wrong if name not in client_options]
+        if unknown:
+            hint = (
+                f" (a cluster is chosen by the URL: {library}+cluster://host:port[,host:port...])"
+                if "cluster" in unknown
+                else ""
+            )
+            raise InvalidArgumentError(
+                f"{method} got {_names(unknown)}, neither a breaker option nor an option of "
+                f"{library}-py's clients{hint}; the breaker's options: "
+                f"{', '.join(sorted(breaker_options))} (the client's go in client_options={{...}})"
+            )
+        passed = ", ".join(f"{name!r}: ..." for name in wrong)
+        kind = "a client option" if len(wrong) == 1 else "client options"
+        raise InvalidArgumentError(
+            f"{method} got {_names(wrong)}, {kind}: pass client_options={{{passed}}}"
+        )
 
     def _script(self, source: str) -> Any:
         """Return a callable running *source* on this breaker's client."""
@@ -212,12 +296,35 @@ class BreakerBase:
         core = self._core
         core.metrics = observer if core.metrics is None else Observers(core.metrics, observer)
 
+    def _log_failure(self, what: str) -> None:
+        """Log the exception being handled, which *what* raised: once, then at DEBUG."""
+        first = what not in self._logged_failures
+        self._logged_failures.add(what)
+        logger.log(
+            logging.ERROR if first else logging.DEBUG,
+            "breaker %r: %s raised; the breaker goes on (logged once)",
+            self._core.keys.prefix,
+            what,
+            exc_info=True,
+        )
+
+    def _report(self, what: str, report: Callable[..., object], *args: Any) -> None:
+        """Call *report* (an observer's, through the core); one that raises is logged once."""
+        try:
+            report(*args)
+        except Exception:
+            self._log_failure(what)
+
     def _unavailable(
         self, op: str | None, script: str, error: BaseException
     ) -> StoreUnavailableError:
         """Record a store call that failed; return the error to raise."""
         core = self._core
-        problem = core.store_failed(script, error)
+        try:
+            problem = core.store_failed(script, error)
+        except Exception:  # an observer raised; the outage itself is recorded
+            self._log_failure("an observer's store_error or store_up")
+            problem = describe_store_error(error)
         return StoreUnavailableError(
             f"could not {op or script} the breaker {core.keys.prefix!r}: {problem}"
         )
@@ -228,3 +335,8 @@ class BreakerBase:
             f"{type(self).__name__}(key_prefix={core.keys.prefix!r}, "
             f"time_source={core.time_source.value!r}, max_staleness={core.max_staleness!r})"
         )
+
+
+def _names(names: Sequence[str]) -> str:
+    quoted = [repr(name) for name in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]

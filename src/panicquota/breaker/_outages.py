@@ -46,8 +46,6 @@ class OutageRules:
 
         Returns what went wrong, in words, for the error an operator command raises.
         """
-        if self.metrics is not None:
-            self.metrics.store_error(script, error)
         problem = describe_store_error(error)
         if self.outage_since is None:
             self.outage_since = self.mono()
@@ -67,7 +65,9 @@ class OutageRules:
         # that takes longer than the backoff to fail (redis-py's default retries
         # do) must not make every call block on the outage.
         self.retry_at = self.mono() + self.backoff
+        # Observers last: the outage is recorded even if one of them raises.
         if self.metrics is not None:
+            self.metrics.store_error(script, error)
             self.metrics.store_up(up=False)
         return problem
 

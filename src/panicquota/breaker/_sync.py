@@ -10,7 +10,14 @@ from collections.abc import Mapping
 from typing import Any, Self
 
 from panicquota._validate import require_number
-from panicquota.breaker._base import STORE_ERRORS, BreakerBase, Script
+from panicquota.breaker._base import (
+    STORE_ERRORS,
+    STORE_LATENCY,
+    STORE_UP,
+    TRANSITION,
+    BreakerBase,
+    Script,
+)
 from panicquota.breaker._core import Flow, logger
 from panicquota.breaker._outages import SLOW_READ
 from panicquota.breaker._snapshot import Snapshot
@@ -143,10 +150,15 @@ class VIXCircuitBreaker(BreakerBase):
                 ``password``, ``ssl_ca_certs``...), passed to :func:`connect`.
             options: the breaker's options (``key_prefix``, ``max_staleness``...).
 
+        Raises:
+            InvalidArgumentError: an option that is not the breaker's (a client
+                option belongs in *client_options*), or a bad URL.
+
         On a cluster URL an untagged *key_prefix* is hash-tagged (logged).
         """
         from panicquota.breaker._client import connect
 
+        cls._check_options(url, options)
         client = connect(url, **dict(client_options or {}))
         breaker = cls(client, quota, **options)
         breaker._owns_client = True
@@ -266,14 +278,16 @@ class VIXCircuitBreaker(BreakerBase):
                 done = self._round = threading.Event()
                 self._round_began = time.monotonic()
                 self._wanted.set()
-                if self._thread is None:
-                    self._thread = threading.Thread(
-                        target=_refresher,
-                        args=(weakref.ref(self), self._wanted),
-                        name=f"panicquota-breaker {self._core.keys.prefix}",
-                        daemon=True,
-                    )
-                    self._thread.start()
+            # Also for a round already asked for: a refresher that died since
+            # (it clears _thread as it goes) is replaced by the next call.
+            if self._thread is None and not self._stopped:
+                self._thread = threading.Thread(
+                    target=_refresher,
+                    args=(weakref.ref(self), self._wanted),
+                    name=f"panicquota-breaker {self._core.keys.prefix}",
+                    daemon=True,
+                )
+                self._thread.start()
             began = self._round_began
         first, self._first_call = self._first_call and not before.known, False
         # Only a worker's very first call may wait for its first read longer.
@@ -298,11 +312,25 @@ class VIXCircuitBreaker(BreakerBase):
         try:
             with self._lock:
                 self._attempt(self._core.refresh_flow(self._core.clock()))
+        except Exception:
+            # Whatever a round raises (an injected clock...), the next one runs.
+            self._log_failure("a refresh")
+        except BaseException:
+            # KeyboardInterrupt, gevent's Timeout, GreenletExit...: this thread
+            # ends (clearing _thread), and the next call starts another.
+            self._log_failure("a refresh (the refresher thread ends)")
+            raise
         finally:
             with self._guard:
                 self._round = None
             done.set()
         return True
+
+    def _refresher_exits(self) -> None:
+        """The refresher thread ends, however: the next call that needs a read starts one."""
+        with self._guard:
+            if self._thread is threading.current_thread():
+                self._thread = None
 
     # -- running flows: the one place where Redis errors are caught ----------
 
@@ -327,20 +355,27 @@ class VIXCircuitBreaker(BreakerBase):
                     reply = self._scripts[name](keys=keys, args=args)
                     calls += 1
                     if metrics is not None:
-                        metrics.store_latency(name, time.perf_counter() - started)
+                        seconds = time.perf_counter() - started
+                        self._report(STORE_LATENCY, metrics.store_latency, name, seconds)
                     call = flow.send(reply)
                 except StopIteration:
                     raise
                 except STORE_ERRORS as error:
                     flow.close()
                     raise self._unavailable(op, name, error) from error
+                except BaseException as error:
+                    # KeyboardInterrupt, gevent's Timeout...: an outage too (one
+                    # log line, backoff), and the exception goes on.
+                    flow.close()
+                    self._unavailable(op, name, error)
+                    raise
         except StopIteration as stop:
             transitions: list[TierTransition] = stop.value
         if calls:
             # Only a real round trip ends an outage.
-            core.store_succeeded()
+            self._report(STORE_UP, core.store_succeeded)
         for transition in transitions:
-            core.announce(transition)
+            self._report(TRANSITION, core.announce, transition)
             for listener in list(core.listeners):
                 try:
                     listener(transition)
@@ -355,12 +390,19 @@ _LIVE: weakref.WeakSet[VIXCircuitBreaker] = weakref.WeakSet()
 
 def _refresher(ref: weakref.ref[VIXCircuitBreaker], wanted: threading.Event) -> None:
     """Run a breaker's requested refreshes; hold it only while running one."""
-    while True:
-        wanted.wait(_IDLE_EXIT)
+    try:
+        while True:
+            wanted.wait(_IDLE_EXIT)
+            breaker = ref()
+            if breaker is None or not breaker._refresh_round():
+                return
+            del breaker
+    except BaseException:  # logged by _refresh_round: this thread ends
+        return
+    finally:
         breaker = ref()
-        if breaker is None or not breaker._refresh_round():
-            return
-        del breaker
+        if breaker is not None:
+            breaker._refresher_exits()
 
 
 def _after_fork_in_child() -> None:
