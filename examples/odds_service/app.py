@@ -82,7 +82,7 @@ class Service:
         if self.cache is None:
             return await fetch(), [(b"cache-control", b"no-store")]
         result = await self.cache.lookup(f"odds:{match}", fetch, CONTEXT)
-        control = await self.cache.cache_control(CONTEXT)
+        control = await self.cache.cache_control(result=result)
         headers = [
             (b"cache-control", control.encode()),
             (b"x-cache", result.source.name.encode()),

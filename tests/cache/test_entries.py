@@ -13,10 +13,15 @@ import pytest
 from panicquota.cache import AsyncPanicCache, CacheSource, Entry, MemoryStore, PanicCache
 from panicquota.cache._core import BACKOFF_FIRST, BACKOFF_MAX, StoreHealth
 from panicquota.clock import ManualClock
+from panicquota.decision import Decision
+from panicquota.tiers import PanicMode
 from pytest_panicquota import Upstream, UpstreamError
 
 from .conftest import Make
 from .support import T0
+
+#: A decision outside a panic, for the store's outage bookkeeping.
+NORMAL: Decision = (60.0, PanicMode.NORMAL, {})
 
 ON_FAKEREDIS = pytest.mark.parametrize("store_kind", ["fakeredis"], indirect=True)
 
@@ -107,7 +112,7 @@ def test_store_health_logs_once_backs_off_and_recovers(caplog: pytest.LogCapture
     assert health.available()
     with caplog.at_level(logging.DEBUG, logger="panicquota.cache"):
         for _ in range(5):
-            health.failed("get", OSError("down"))
+            health.failed("get", OSError("down"), NORMAL)
         assert not health.available()
         assert health.backoff == BACKOFF_MAX
         health.succeeded()
@@ -116,7 +121,7 @@ def test_store_health_logs_once_backs_off_and_recovers(caplog: pytest.LogCapture
     levels = [r.levelno for r in caplog.records]
     assert levels == [logging.WARNING] + [logging.DEBUG] * 4 + [logging.WARNING]
     assert caplog.records[-1].getMessage().startswith("cache store 'store' answers again, after ")
-    health.failed("get", OSError("down again"))
+    health.failed("get", OSError("down again"), NORMAL)
     assert health.backoff == BACKOFF_FIRST
 
 

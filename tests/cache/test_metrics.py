@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from panicquota.breaker import MissingDependencyError, VIXCircuitBreaker
 from panicquota.cache import CacheMetrics, MemoryStore, PanicCache
 from panicquota.clock import ManualClock
+from panicquota.tiers import PanicMode
 from pytest_panicquota import Upstream
 
 from .support import T0
@@ -69,12 +70,12 @@ def test_store_errors_are_counted() -> None:
     registry = CollectorRegistry()
     metrics = CacheMetrics(registry)
     again = CacheMetrics(registry)  # a second instance shares the collectors
-    metrics.store_error("get", OSError("down"))
-    again.store_error("get", OSError("down"))
-    assert (
-        sample(registry, "panicquota_cache_store_errors_total", operation="get", error="OSError")
-        == 2
-    )
+    metrics.store_error("get", OSError("down"), (60.0, PanicMode.NORMAL, {}))
+    again.store_error("get", OSError("down"), (60.0, PanicMode.NORMAL, {}))
+    again.store_error("get", OSError("down"), (5.0, PanicMode.PANIC_PARTIAL, {}))
+    errors = "panicquota_cache_store_errors_total"
+    assert sample(registry, errors, operation="get", error="OSError", tier="0") == 2
+    assert sample(registry, errors, operation="get", error="OSError", tier="2") == 1
 
 
 def test_metrics_need_prometheus_client(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,8 +107,42 @@ def test_the_default_registry_is_used_when_none_is_given(monkeypatch: pytest.Mon
     registry = CollectorRegistry()
     monkeypatch.setattr(prometheus_client, "REGISTRY", registry)
     metrics: Any = CacheMetrics()
-    metrics.store_error("set", OSError())
+    metrics.store_error("set", OSError(), (0.0, PanicMode.PANIC_FULL, {}))
     assert (
-        sample(registry, "panicquota_cache_store_errors_total", operation="set", error="OSError")
+        sample(
+            registry,
+            "panicquota_cache_store_errors_total",
+            operation="set",
+            error="OSError",
+            tier="1",
+        )
         == 1
     )
+
+
+class BrokenStore:
+    """A store whose every call fails, as a Redis that is down does."""
+
+    shared = False
+    errors = (OSError,)
+
+    def get(self, key: str) -> Any:
+        raise OSError("down")
+
+    def set(self, key: str, entry: Any, expire: float) -> None:
+        raise OSError("down")
+
+
+def test_store_errors_are_counted_by_the_tier_of_the_request() -> None:
+    """A store failing during a panic counts under that tier (1), not with normal time's."""
+    registry = CollectorRegistry()
+    breaker = VIXCircuitBreaker(fakeredis.FakeRedis(), clock=ManualClock(T0))
+    cache = PanicCache(breaker, BrokenStore(), normal_ttl=60, metrics=CacheMetrics(registry))
+    errors = "panicquota_cache_store_errors_total"
+    assert cache.lookup("k", Upstream()).source.value == "MISS"
+    assert sample(registry, errors, operation="get", error="OSError", tier="0") == 1
+    breaker.trip()
+    cache._core.health.retry_at = 0.0  # past the backoff: the next request tries the store
+    cache.lookup("k", Upstream())
+    assert sample(registry, errors, operation="get", error="OSError", tier="1") == 1
+    assert sample(registry, errors, operation="get", error="OSError", tier="0") == 1

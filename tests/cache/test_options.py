@@ -187,8 +187,9 @@ def test_json_serializer_refuses_what_json_cannot_hold() -> None:
         JSONSerializer().dumps({1, 2})
     assert str(raised.value) == (
         "the default JSON serializer cannot store set {1, 2} (Object of type set is not JSON "
-        "serializable); return JSON data, str or bytes from fetch, or pass "
-        "serializer=PickleSerializer() if every writer of the store is trusted"
+        "serializable); return JSON data (dict with str keys, list, str, int, float, bool, "
+        "None), str or bytes from fetch, or pass serializer=PickleSerializer() if every "
+        "writer of the store is trusted (or a serializer of your own)"
     )
     with pytest.raises(ValueError, match=r"^not a JSONSerializer entry \(tag b'x'\)$"):
         JSONSerializer().loads(b"x123")
@@ -257,16 +258,24 @@ def test_redis_entries_expire_after_the_stale_window_never_ex_0(redis: Any, brea
 
 
 def test_cache_control_follows_the_tiers(make: Make, clock: ManualClock) -> None:
-    """max-age is the TTL now; stale-if-error when set; stale-while-revalidate outside TTL 0."""
-    view = make(stale_if_error=30)
+    """max-age is the TTL now; stale-if-error past max-age; stale-while-revalidate outside TTL 0."""
+    view = make(stale_if_error=90)
     assert view.cache_control() == "max-age=60, stale-if-error=30"
     assert view.cache_control(stale_while_revalidate=10) == (
         "max-age=60, stale-while-revalidate=10, stale-if-error=30"
     )
     view.trip()
-    assert view.cache_control(stale_while_revalidate=10) == "max-age=0, stale-if-error=30"
+    assert view.cache_control(stale_while_revalidate=10) == "max-age=0, stale-if-error=90"
     clock.advance(minutes=16)
-    assert view.cache_control() == "max-age=5, stale-if-error=30"
+    assert view.cache_control() == "max-age=5, stale-if-error=85"
+    upstream = Upstream()
+    view.lookup("k", upstream)
+    clock.advance(seconds=4)
+    hit = view.lookup("k", upstream)
+    assert hit.source is CacheSource.HIT
+    assert view.cache_control(result=hit) == "max-age=1, stale-if-error=85"
+    # A stale window no longer than the TTL gives a proxy nothing to serve on error.
+    assert make(stale_if_error=5).cache_control() == "max-age=5"
 
 
 @pytest.mark.parametrize("flavour", ["sync"], indirect=True)
@@ -328,7 +337,7 @@ def test_cached_without_a_key_uses_the_name_and_arguments(breaker: Any) -> None:
 
     assert odds(4, market="ou") == "4 ou"
     name = f"{__name__}.test_cached_without_a_key_uses_the_name_and_arguments.<locals>.odds"
-    assert cache.store.get(f"{name}(4, market='ou')").value == "4 ou"
+    assert cache.store.get(f"{name}(4, 'ou')").value == "4 ou"
 
 
 def test_cached_refuses_a_bad_key(breaker: Any) -> None:

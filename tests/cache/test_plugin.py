@@ -51,12 +51,13 @@ def test_panic_cache_options_can_be_overridden(pytester: pytest.Pytester) -> Non
 
         def test_stale(panic_cache, panic_clock, panic_upstream):
             panic_cache.lookup("odds", panic_upstream)
-            panic_clock.advance(seconds=100)
+            panic_clock.advance(seconds=100.5)
             panic_upstream.fail()
             result = panic_cache.lookup("odds", panic_upstream)
             assert (result.source, result.value) == (CacheSource.STALE, "upstream #1")
-            assert result.age == pytest.approx(100.0)
-            assert panic_cache.cache_control() == "max-age=10, stale-if-error=300"
+            assert result.age == pytest.approx(100.5)
+            assert panic_cache.cache_control() == "max-age=10, stale-if-error=290"
+            assert panic_cache.cache_control(result=result) == "max-age=0, stale-if-error=199"
         """
     )
     result = pytester.runpytest("-p", "no:cacheprovider")

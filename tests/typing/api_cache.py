@@ -45,6 +45,7 @@ age: float = result.age
 decision: Decision = result.decision
 mode: PanicMode = result.decision[1]
 header: str = cache.cache_control(stale_while_revalidate=10)
+served_header: str = cache.cache_control(result=result)
 
 
 @cache.cached(key="odds:{0}")
@@ -67,7 +68,8 @@ async def fetch_async() -> str:
 async def serve() -> str:
     found: CacheResult = await async_cache.lookup("k", fetch_async)
     text: str = await async_cache.get_or_fetch("k", fetch_async)
-    return f"{found.value}{text}{await async_cache.cache_control()}"
+    served: str = await async_cache.cache_control(result=found)
+    return f"{found.value}{text}{await async_cache.cache_control()}{served}"
 
 
 @async_cache.cached(key=lambda match_id: f"odds:{match_id}")

@@ -8,7 +8,8 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from panicquota.cache._core import CacheCore, check_key_spec, logger, make_key
+from panicquota.cache._calls import CallKeys
+from panicquota.cache._core import CacheCore, check_key_spec, logger
 from panicquota.cache._serializers import Serializer
 from panicquota.cache._sync import _CORRUPT, POLL_FIRST, POLL_MAX
 from panicquota.cache._types import CacheResult, CacheSource, Entry
@@ -99,7 +100,7 @@ class AsyncPanicCache:
         core.check_fetch(fetch, "a coroutine function taking no arguments")
         decision: Decision = await core.breaker.get_ttl(core.normal_ttl, context)
         started = core.clock()
-        entry = await self._read(key)
+        entry = await self._read(key, decision)
         if entry is not None:
             age = core.age(entry, started)
             if core.is_fresh(age, decision[0]):
@@ -135,10 +136,12 @@ class AsyncPanicCache:
         check_key_spec(key)
 
         def decorate(func: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+            calls = CallKeys(key, context, func)
+
             @functools.wraps(func)
             async def wrapper(*args: Any, **kwargs: Any) -> T:
-                name = make_key(key, func, args, kwargs)
-                ctx = context(*args, **kwargs) if callable(context) else context
+                name = calls.key(args, kwargs)
+                ctx = calls.context_of(args, kwargs)
                 value: T = await self.get_or_fetch(name, lambda: func(*args, **kwargs), ctx)
                 return value
 
@@ -147,12 +150,19 @@ class AsyncPanicCache:
         return decorate
 
     async def cache_control(
-        self, context: Context = None, *, stale_while_revalidate: float = 0
+        self,
+        context: Context = None,
+        *,
+        stale_while_revalidate: float = 0,
+        result: CacheResult | None = None,
     ) -> str:
-        """Return the ``Cache-Control`` header value now (see :meth:`PanicCache.cache_control`)."""
+        """Return the ``Cache-Control`` header value (see :meth:`PanicCache.cache_control`)."""
         core = self._core
-        decision = await core.breaker.get_ttl(core.normal_ttl, context)
-        return core.cache_control(decision, stale_while_revalidate)
+        if result is None:
+            decision = await core.breaker.get_ttl(core.normal_ttl, context)
+            return core.cache_control(decision, stale_while_revalidate)
+        core.check_served(result, context)
+        return core.cache_control(result.decision, stale_while_revalidate, result.age)
 
     # -- the paths -------------------------------------------------------------
 
@@ -184,10 +194,10 @@ class AsyncPanicCache:
             try:
                 token = await core.store.acquire(key, core.coalesce_timeout)
             except core.errors as error:
-                core.health.failed("acquire", error)
+                core.health.failed("acquire", error, decision)
                 return await self._fetch(key, fetch, decision, seen)
             if token is None:
-                outcome = await self._wait_other(key, seen, started)
+                outcome = await self._wait_other(key, seen, started, decision)
                 if isinstance(outcome, tuple):
                     return core.result(outcome[0], CacheSource.COALESCED, outcome[1], decision)
                 token = outcome
@@ -195,7 +205,7 @@ class AsyncPanicCache:
                 return await self._recheck_or_fetch(key, fetch, decision, seen, started)
             finally:
                 if token is not None:
-                    await self._release(key, token)
+                    await self._release(key, token, decision)
         return await self._recheck_or_fetch(key, fetch, decision, seen, started)
 
     async def _recheck_or_fetch(
@@ -203,7 +213,7 @@ class AsyncPanicCache:
     ) -> CacheResult:
         # See PanicCache._recheck_or_fetch: the previous leader's entry answers.
         core = self._core
-        entry = await self._read(key)
+        entry = await self._read(key, decision)
         if core.accepts_coalesced(entry, seen, started):
             assert entry is not None
             value = self._value(key, entry)
@@ -213,7 +223,7 @@ class AsyncPanicCache:
         return await self._fetch(key, fetch, decision, seen)
 
     async def _wait_other(
-        self, key: str, seen: Entry | None, started: float
+        self, key: str, seen: Entry | None, started: float, decision: Decision
     ) -> tuple[Any, float] | str | None:
         core = self._core
         loop = asyncio.get_running_loop()
@@ -231,7 +241,7 @@ class AsyncPanicCache:
                         return value, core.age(entry, core.clock())
                 token: str | None = await core.store.acquire(key, core.coalesce_timeout)
             except core.errors as error:
-                core.health.failed("wait", error)
+                core.health.failed("wait", error, decision)
                 return None
             if token is not None:
                 return token
@@ -272,31 +282,31 @@ class AsyncPanicCache:
             try:
                 await core.store.set(key, entry, core.expiry)
             except core.errors as error:
-                core.health.failed("set", error)
+                core.health.failed("set", error, decision)
             else:
                 core.health.succeeded()
         return core.result(value, CacheSource.MISS, core.age(entry, core.clock()), decision)
 
     # -- store calls -------------------------------------------------------------
 
-    async def _read(self, key: str) -> Entry | None:
+    async def _read(self, key: str, decision: Decision) -> Entry | None:
         core = self._core
         if not core.health.available():
             return None
         try:
             entry: Entry | None = await core.store.get(key)
         except core.errors as error:
-            core.health.failed("get", error)
+            core.health.failed("get", error, decision)
             return None
         core.health.succeeded()
         return entry
 
-    async def _release(self, key: str, token: str) -> None:
+    async def _release(self, key: str, token: str, decision: Decision) -> None:
         core = self._core
         try:
             await core.store.release(key, token)
         except core.errors as error:
-            core.health.failed("release", error)
+            core.health.failed("release", error, decision)
 
     def _value(self, key: str, entry: Entry) -> Any:
         try:

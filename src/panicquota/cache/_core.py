@@ -6,7 +6,6 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from panicquota._validate import require_number
@@ -59,10 +58,10 @@ class StoreHealth:
         """Return whether the store is not in an outage's backoff."""
         return time.monotonic() >= self.retry_at
 
-    def failed(self, operation: str, error: BaseException) -> None:
-        """Record a failed store call: log the outage once, then back off."""
+    def failed(self, operation: str, error: BaseException, decision: Decision) -> None:
+        """Record a failed store call made under *decision*: log the outage once, back off."""
         if self.metrics is not None:
-            self.metrics.store_error(operation, error)
+            self.metrics.store_error(operation, error, decision)
         with self._lock:
             now = time.monotonic()
             if self.down_since is None:
@@ -248,29 +247,41 @@ class CacheCore:
 
     # -- headers -------------------------------------------------------------
 
-    def cache_control(self, decision: Decision, stale_while_revalidate: float) -> str:
-        """Return the ``Cache-Control`` value for *decision*."""
+    def cache_control(
+        self, decision: Decision, stale_while_revalidate: float, age: float = 0.0
+    ) -> str:
+        """Return the ``Cache-Control`` value for a response *age* seconds old under *decision*.
+
+        ``max-age`` is what is left of the TTL (``ttl - age``, at least 0),
+        rounded down. ``stale-if-error`` counts, as RFC 5861 has it, from the
+        end of ``max-age``: the cache serves an entry on error until it is
+        ``stale_if_error`` old, so a proxy may do so for ``stale_if_error -
+        max(ttl, age)`` seconds more (left out when that is 0).
+        """
         swr = require_number("stale_while_revalidate", stale_while_revalidate)
         ttl = decision[0]
-        parts = [f"max-age={math.floor(ttl)}"]
+        parts = [f"max-age={math.floor(max(ttl - age, 0.0))}"]
         # No stale copies while the policy wants every request fresh.
         if swr > 0 and ttl > 0:
             parts.append(f"stale-while-revalidate={math.floor(swr)}")
-        if self.stale_if_error > 0:
-            parts.append(f"stale-if-error={math.floor(self.stale_if_error)}")
+        on_error = math.floor(max(self.stale_if_error - max(ttl, age), 0.0))
+        if on_error > 0:
+            parts.append(f"stale-if-error={on_error}")
         return ", ".join(parts)
 
-
-def make_key(
-    key: str | Callable[..., str] | None, func: Callable[..., Any], args: Any, kwargs: Any
-) -> str:
-    """Return the cache key of a call of *func* made through :meth:`cached`."""
-    if key is None:
-        parts = [repr(arg) for arg in args] + [f"{k}={v!r}" for k, v in sorted(kwargs.items())]
-        return f"{func.__module__}.{func.__qualname__}({', '.join(parts)})"
-    if isinstance(key, str):
-        return key.format(*args, **kwargs)
-    return CacheCore.check_key(key(*args, **kwargs))
+    @staticmethod
+    def check_served(result: object, context: object) -> None:
+        """Raise unless *result* is a :class:`CacheResult` given without a *context*."""
+        if not isinstance(result, CacheResult):
+            raise InvalidTypeError(
+                f"result must be the CacheResult of lookup(), got {type(result).__name__} "
+                f"{result!r}"
+            )
+        if context is not None:
+            raise InvalidArgumentError(
+                "pass context or result to cache_control(), not both: a result carries "
+                f"the decision it was served by, got context {context!r}"
+            )
 
 
 def check_key_spec(key: object) -> None:

@@ -36,7 +36,8 @@ class CacheMetrics:
     :class:`CacheSource` (lower case) and the tier of the decision they were
     judged by; ``panicquota_cache_fetches_total{tier, outcome}`` counts calls
     of ``fetch`` (``ok`` or ``error``); ``panicquota_cache_store_errors_total
-    {operation, error}`` counts failed store calls.
+    {operation, error, tier}`` counts failed store calls by the tier of the
+    decision of the request that made them.
 
     Args:
         registry: where the collectors are registered (default: the
@@ -71,8 +72,8 @@ class CacheMetrics:
             ),
             prom.Counter(
                 "panicquota_cache_store_errors",
-                "Failed cache store calls, by operation and exception class.",
-                ("operation", "error"),
+                "Failed cache store calls, by operation, exception class and tier.",
+                ("operation", "error", "tier"),
                 registry=registry,
             ),
         )
@@ -95,6 +96,7 @@ class CacheMetrics:
             child = self._fetched[key] = self._fetches.labels(tier, "ok" if ok else "error")
         child.inc()
 
-    def store_error(self, operation: str, error: BaseException) -> None:
-        """Count a failed store call."""
-        self._errors.labels(operation, type(error).__name__).inc()
+    def store_error(self, operation: str, error: BaseException, decision: Decision) -> None:
+        """Count a failed store call, made while serving under *decision*."""
+        tier = _TIER_OF_MODE.get(decision[1], "unknown")
+        self._errors.labels(operation, type(error).__name__, tier).inc()

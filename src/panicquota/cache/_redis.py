@@ -22,6 +22,17 @@ __all__ = ["AsyncRedisStore", "RedisStore", "decode_entry", "encode_entry"]
 
 logger = logging.getLogger("panicquota.cache")
 
+#: SET the entry unless the key holds another kind of value (someone else's
+#: hash, list, ...), which is left alone: returns that kind, else nil.
+STORE = """
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind ~= 'none' and kind ~= 'string' then
+    return kind
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+"""
+
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('DEL', KEYS[1])
@@ -64,6 +75,16 @@ def _store_errors() -> tuple[type[BaseException], ...]:
     return (RedisError, OSError)
 
 
+def _response_error() -> type[Exception]:
+    from redis.exceptions import ResponseError
+
+    return ResponseError
+
+
+#: How many keys holding foreign data a store remembers having warned about.
+WARNED_MAX = 1024
+
+
 class _RedisBase:
     shared = True
 
@@ -82,6 +103,10 @@ class _RedisBase:
         #: What a call may raise when Redis is down or answers garbage.
         self.errors = _store_errors()
         self._release = client.register_script(RELEASE)
+        self._store = client.register_script(STORE)
+        self._response_error = _response_error()
+        #: Keys whose foreign value was already logged at WARNING (then DEBUG).
+        self._warned: set[str] = set()
 
     def _decoded(self, key: str, raw: bytes | str | None) -> Entry | None:
         if raw is None:
@@ -92,6 +117,43 @@ class _RedisBase:
             # Somebody else's data under the prefix: a miss, not an outage.
             logger.warning("ignoring the unreadable cache entry %r (%s)", key, error)
             return None
+
+    def _wrong_type(self, key: str, error: Exception) -> None:
+        """Log a read that met another kind of value at *key*'s entry (WRONGTYPE): a miss."""
+        if not str(error).startswith("WRONGTYPE"):
+            raise error
+        self._foreign(
+            key,
+            "ignoring %r, which holds another kind of Redis value than a cache entry "
+            "(WRONGTYPE): reads of %r are misses and the cache does not store over it",
+            self.entry_key(key),
+            key,
+        )
+
+    def _kept(self, key: str, kind: bytes | str | None) -> None:
+        """Log a write not made because *key*'s entry holds someone else's *kind* of value."""
+        if kind is None:
+            return
+        if isinstance(kind, bytes):
+            kind = kind.decode("utf-8", "replace")
+        self._foreign(
+            key,
+            "not storing %r: %r holds a %s, not a cache entry, and the cache does not "
+            "overwrite other data (reads of %r are misses)",
+            key,
+            self.entry_key(key),
+            kind,
+            key,
+        )
+
+    def _foreign(self, key: str, message: str, *args: object) -> None:
+        if key in self._warned:
+            logger.debug(message, *args)
+            return
+        if len(self._warned) >= WARNED_MAX:
+            self._warned.clear()
+        self._warned.add(key)
+        logger.warning(message, *args)
 
     def entry_key(self, key: str) -> str:
         """Return the Redis key of *key*'s entry."""
@@ -117,11 +179,23 @@ class RedisStore(_RedisBase):
 
     def get(self, key: str) -> Entry | None:
         """Return the entry at *key*, or ``None`` (absent, or not an entry: logged)."""
-        return self._decoded(key, self.client.get(self.entry_key(key)))
+        try:
+            raw = self.client.get(self.entry_key(key))
+        except self._response_error as error:
+            self._wrong_type(key, error)
+            return None
+        return self._decoded(key, raw)
 
     def set(self, key: str, entry: Entry, expire: float) -> None:
-        """Store *entry* (bytes value) at *key* for *expire* seconds."""
-        self.client.set(self.entry_key(key), encode_entry(entry), px=_milliseconds(expire))
+        """Store *entry* (bytes value) at *key* for *expire* seconds.
+
+        A key holding another kind of value than a string (someone's hash) is
+        left alone, with a warning.
+        """
+        kind = self._store(
+            keys=[self.entry_key(key)], args=[encode_entry(entry), _milliseconds(expire)]
+        )
+        self._kept(key, kind)
 
     def delete(self, key: str) -> None:
         """Remove the entry at *key*, if any."""
@@ -149,11 +223,19 @@ class AsyncRedisStore(_RedisBase):
 
     async def get(self, key: str) -> Entry | None:
         """Return the entry at *key*, or ``None`` (absent, or not an entry: logged)."""
-        return self._decoded(key, await self.client.get(self.entry_key(key)))
+        try:
+            raw = await self.client.get(self.entry_key(key))
+        except self._response_error as error:
+            self._wrong_type(key, error)
+            return None
+        return self._decoded(key, raw)
 
     async def set(self, key: str, entry: Entry, expire: float) -> None:
-        """Store *entry* (bytes value) at *key* for *expire* seconds."""
-        await self.client.set(self.entry_key(key), encode_entry(entry), px=_milliseconds(expire))
+        """Store *entry* (bytes value) at *key* for *expire* seconds, as :meth:`RedisStore.set`."""
+        kind = await self._store(
+            keys=[self.entry_key(key)], args=[encode_entry(entry), _milliseconds(expire)]
+        )
+        self._kept(key, kind)
 
     async def delete(self, key: str) -> None:
         """Remove the entry at *key*, if any."""

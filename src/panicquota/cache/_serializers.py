@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import pickle
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 from panicquota.errors import InvalidArgumentError
 
@@ -30,6 +30,77 @@ def _loads_json(text: str) -> Any:
     if end != len(text):
         return json.loads(text)  # surrounding whitespace, or the exact error
     return value
+
+
+_ALTERNATIVES = (
+    "return JSON data (dict with str keys, list, str, int, float, bool, None), str or "
+    "bytes from fetch, or pass serializer=PickleSerializer() if every writer of the store "
+    "is trusted (or a serializer of your own)"
+)
+
+#: What JSON gives back for a value of (a subclass of) each type it encodes.
+_JSON_TYPES: Final = (
+    (dict, "dict"),
+    (list, "list"),
+    (tuple, "list"),
+    (str, "str"),
+    (bytes, "bytes"),
+    (int, "int"),
+    (float, "float"),
+)
+
+
+#: The types JSON gives back as they are, with nothing inside.
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _changed_by_json(value: Any) -> str | None:
+    """Say where JSON would not give *value* back as it is (same types, same keys), else None.
+
+    *value* is one :func:`json.dumps` accepted, so it holds no cycle. A tuple
+    comes back as a list, an int key as a str, an enum member or a dict
+    subclass as the plain type: each changes what the caller's code does on a
+    hit, which a memory store would not.
+    """
+    scalars = _SCALARS
+    if type(value) in scalars:
+        return None
+    # Only containers are queued; each path is (parent's path, key), spelt out
+    # only for the message.
+    pending: list[tuple[Any, Any]] = [(value, None)]
+    while pending:
+        item, path = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            for key, inner in item.items():
+                if type(key) is not str:
+                    return (
+                        f"the {type(key).__name__} key {key!r} in {_spell(path)} would come "
+                        "back as a str"
+                    )
+                if type(inner) not in scalars:
+                    pending.append((inner, (path, key)))
+        elif kind is list:
+            for index, inner in enumerate(item):
+                if type(inner) not in scalars:
+                    pending.append((inner, (path, index)))
+        else:
+            return _comes_back_as(item, _spell(path))
+    return None
+
+
+def _spell(path: Any) -> str:
+    keys: list[str] = []
+    while path is not None:
+        path, key = path
+        keys.append(f"[{key!r}]")
+    return "value" + "".join(reversed(keys))
+
+
+def _comes_back_as(item: Any, where: str) -> str:
+    plain = next(name for base, name in _JSON_TYPES if isinstance(item, base))
+    article = "a" if type(item) is tuple else "a plain"
+    return f"the {type(item).__name__} at {where} would come back as {article} {plain}"
 
 
 @runtime_checkable
@@ -57,19 +128,32 @@ class JSONSerializer:
 
     def dumps(self, value: Any) -> bytes:
         """Return *value* tagged and encoded."""
-        if isinstance(value, bytes):
-            return b"b" + value
-        if isinstance(value, str):
-            return b"s" + value.encode("utf-8", "surrogatepass")
+        kind = type(value)
+        if kind is bytes:
+            raw: bytes = value
+            return b"b" + raw
+        if kind is str:
+            text: str = value
+            return b"s" + text.encode("utf-8", "surrogatepass")
+        if isinstance(value, str | bytes):
+            raise InvalidArgumentError(
+                f"the default JSON serializer cannot store {kind.__name__} {value!r} unchanged "
+                f"({_comes_back_as(value, 'value')}); {_ALTERNATIVES}"
+            )
         try:
-            text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+            encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as error:
             raise InvalidArgumentError(
                 f"the default JSON serializer cannot store {type(value).__name__} {value!r} "
-                f"({error}); return JSON data, str or bytes from fetch, or pass "
-                "serializer=PickleSerializer() if every writer of the store is trusted"
+                f"({error}); {_ALTERNATIVES}"
             ) from None
-        return b"j" + text.encode("utf-8")
+        changed = _changed_by_json(value)
+        if changed is not None:
+            raise InvalidArgumentError(
+                f"the default JSON serializer cannot store {type(value).__name__} {value!r} "
+                f"unchanged ({changed}); {_ALTERNATIVES}"
+            )
+        return b"j" + encoded.encode("utf-8")
 
     def loads(self, data: bytes) -> Any:
         """Return the value *data* was made from.

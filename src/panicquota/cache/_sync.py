@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from panicquota.cache._core import CacheCore, check_key_spec, logger, make_key
+from panicquota.cache._calls import CallKeys
+from panicquota.cache._core import CacheCore, check_key_spec, logger
 from panicquota.cache._serializers import Serializer
 from panicquota.cache._types import CacheResult, CacheSource, Entry
 from panicquota.clock import Clock
@@ -140,7 +141,7 @@ class PanicCache:
         core.check_fetch(fetch)
         decision: Decision = core.breaker.get_ttl(core.normal_ttl, context)
         started = core.clock()
-        entry = self._read(key)
+        entry = self._read(key, decision)
         if entry is not None:
             age = core.age(entry, started)
             if core.is_fresh(age, decision[0]):
@@ -174,24 +175,36 @@ class PanicCache:
     ) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorate a function so that its calls go through :meth:`get_or_fetch`.
 
+        Each call is bound to the function's signature (read once, here) with
+        its defaults applied: ``odds(7)`` and ``odds(match_id=7)`` are one key.
+
         Args:
-            key: a format string filled with the call's arguments
-                (``"odds:{0}"``, ``"odds:{match_id}"``), a callable taking the
-                call's arguments and returning the key, or ``None`` (the
-                function's qualified name and the arguments' reprs).
+            key: a format string filled with the bound arguments, by position
+                or by name however they were passed (``"odds:{0}"``,
+                ``"odds:{match_id}"``), a callable taking the call's arguments
+                and returning the key, or ``None`` (the function's qualified
+                name and the bound arguments' reprs).
             context: the breaker's context, or a callable taking the call's
                 arguments and returning it.
 
         Raises:
-            InvalidTypeError: *key* is neither ``None``, a ``str`` nor callable.
+            InvalidTypeError: *key* is neither ``None``, a ``str`` nor
+                callable, or the function's signature cannot be read.
+            InvalidArgumentError: (when decorating) *key* is no format string
+                or names an argument the function does not take; (per call,
+                for a function with ``*args`` or ``**kwargs``) an argument the
+                call did not pass, or a *key* / *context* callable that cannot
+                take the call's arguments.
         """
         check_key_spec(key)
 
         def decorate(func: Callable[..., T]) -> Callable[..., T]:
+            calls = CallKeys(key, context, func)
+
             @functools.wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> T:
-                name = make_key(key, func, args, kwargs)
-                ctx = context(*args, **kwargs) if callable(context) else context
+                name = calls.key(args, kwargs)
+                ctx = calls.context_of(args, kwargs)
                 value: T = self.get_or_fetch(name, lambda: func(*args, **kwargs), ctx)
                 return value
 
@@ -199,18 +212,35 @@ class PanicCache:
 
         return decorate
 
-    def cache_control(self, context: Context = None, *, stale_while_revalidate: float = 0) -> str:
-        """Return the ``Cache-Control`` header value for the decision now.
+    def cache_control(
+        self,
+        context: Context = None,
+        *,
+        stale_while_revalidate: float = 0,
+        result: CacheResult | None = None,
+    ) -> str:
+        """Return the ``Cache-Control`` header value, so a CDN or proxy follows the same tiers.
 
-        ``max-age`` is the TTL (rounded down, so a CDN never serves longer
-        than the cache would), ``stale-if-error`` is *stale_if_error* when
-        set, and ``stale-while-revalidate`` is added when asked for and the
-        TTL is not 0.
+        With *result* (what :meth:`lookup` returned), the header is for that
+        served value: ``max-age`` is what is left of the TTL it was judged by
+        (``ttl - age``, rounded down, at least 0), so a proxy stops serving it
+        when this cache would. Without, it is for a value fetched now under the
+        decision for *context* (``max-age`` = the TTL, rounded down).
+        ``stale-if-error`` counts from the end of ``max-age`` (RFC 5861): it is
+        ``stale_if_error - max(ttl, age)``, left out when 0.
+        ``stale-while-revalidate`` is added when asked for and the TTL is not 0.
+
+        Raises:
+            InvalidArgumentError: both *context* and *result* (a result carries
+                its decision), or a negative *stale_while_revalidate*.
+            InvalidTypeError: *result* is not a :class:`CacheResult`.
         """
         core = self._core
-        return core.cache_control(
-            core.breaker.get_ttl(core.normal_ttl, context), stale_while_revalidate
-        )
+        if result is None:
+            decision = core.breaker.get_ttl(core.normal_ttl, context)
+            return core.cache_control(decision, stale_while_revalidate)
+        core.check_served(result, context)
+        return core.cache_control(result.decision, stale_while_revalidate, result.age)
 
     # -- the paths -------------------------------------------------------------
 
@@ -250,10 +280,10 @@ class PanicCache:
             try:
                 token = core.store.acquire(key, core.coalesce_timeout)
             except core.errors as error:
-                core.health.failed("acquire", error)
+                core.health.failed("acquire", error, decision)
                 return self._fetch(key, fetch, decision, seen)
             if token is None:
-                outcome = self._wait_other(key, seen, started)
+                outcome = self._wait_other(key, seen, started, decision)
                 if isinstance(outcome, tuple):
                     return core.result(outcome[0], CacheSource.COALESCED, outcome[1], decision)
                 token = outcome
@@ -261,7 +291,7 @@ class PanicCache:
                 return self._recheck_or_fetch(key, fetch, decision, seen, started)
             finally:
                 if token is not None:
-                    self._release(key, token)
+                    self._release(key, token, decision)
         return self._recheck_or_fetch(key, fetch, decision, seen, started)
 
     def _recheck_or_fetch(
@@ -275,7 +305,7 @@ class PanicCache:
         # Between this call's read and its taking the lead, the previous
         # leader may have finished: its entry answers this call too.
         core = self._core
-        entry = self._read(key)
+        entry = self._read(key, decision)
         if core.accepts_coalesced(entry, seen, started):
             assert entry is not None
             value = self._value(key, entry)
@@ -285,7 +315,7 @@ class PanicCache:
         return self._fetch(key, fetch, decision, seen)
 
     def _wait_other(
-        self, key: str, seen: Entry | None, started: float
+        self, key: str, seen: Entry | None, started: float, decision: Decision
     ) -> tuple[Any, float] | str | None:
         """Wait for another process's fetch: its (value, age), else a lease, else None."""
         core = self._core
@@ -303,7 +333,7 @@ class PanicCache:
                         return value, core.age(entry, core.clock())
                 token: str | None = core.store.acquire(key, core.coalesce_timeout)
             except core.errors as error:
-                core.health.failed("wait", error)
+                core.health.failed("wait", error, decision)
                 return None
             if token is not None:
                 return token
@@ -336,31 +366,31 @@ class PanicCache:
             try:
                 core.store.set(key, entry, core.expiry)
             except core.errors as error:
-                core.health.failed("set", error)
+                core.health.failed("set", error, decision)
             else:
                 core.health.succeeded()
         return core.result(value, CacheSource.MISS, core.age(entry, core.clock()), decision)
 
     # -- store calls -------------------------------------------------------------
 
-    def _read(self, key: str) -> Entry | None:
+    def _read(self, key: str, decision: Decision) -> Entry | None:
         core = self._core
         if not core.health.available():
             return None
         try:
             entry: Entry | None = core.store.get(key)
         except core.errors as error:
-            core.health.failed("get", error)
+            core.health.failed("get", error, decision)
             return None
         core.health.succeeded()
         return entry
 
-    def _release(self, key: str, token: str) -> None:
+    def _release(self, key: str, token: str, decision: Decision) -> None:
         core = self._core
         try:
             core.store.release(key, token)
         except core.errors as error:
-            core.health.failed("release", error)
+            core.health.failed("release", error, decision)
 
     def _value(self, key: str, entry: Entry) -> Any:
         try:
