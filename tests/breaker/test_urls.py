@@ -308,3 +308,22 @@ def test_from_url_still_takes_client_options_apart() -> None:
     ) as breaker:
         assert breaker._redis.get_encoder().decode_responses is True
         assert breaker._core.max_staleness == 3
+
+
+def test_a_client_of_the_wrong_kind_is_refused() -> None:
+    """A sync breaker on an asyncio client (or the reverse) would serve the fail-safe for ever."""
+    asyncio_client, sync_client = fakeredis.FakeAsyncRedis(), fakeredis.FakeRedis()
+    with pytest.raises(InvalidTypeError) as caught:
+        VIXCircuitBreaker(asyncio_client)
+    assert str(caught.value) == (
+        "VIXCircuitBreaker needs a sync client, got an asyncio one "
+        f"({type(asyncio_client).__module__}.FakeRedis); use AsyncVIXCircuitBreaker with it, "
+        "or pass panicquota.breaker.connect(url)"
+    )
+    with pytest.raises(InvalidTypeError) as caught:
+        AsyncVIXCircuitBreaker(sync_client)
+    assert str(caught.value) == (
+        "AsyncVIXCircuitBreaker needs an asyncio client, got a sync one "
+        f"({type(sync_client).__module__}.FakeRedis); use VIXCircuitBreaker with it, "
+        "or pass panicquota.breaker.connect_async(url)"
+    )

@@ -38,6 +38,8 @@ class AsyncVIXCircuitBreaker(BreakerBase):
     *max_staleness*. Listeners may be plain callables or coroutine functions.
     """
 
+    _asyncio = True
+
     def _script(self, source: str) -> AsyncScript:
         return AsyncScript(self._redis, source)
 

@@ -6,7 +6,7 @@ import hashlib
 import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from panicquota._validate import require_number
 from panicquota.breaker import _scripts
@@ -171,12 +171,20 @@ def client_option_names(library: str) -> set[str]:
     return names
 
 
+def _is_asyncio_client(client: object) -> bool:
+    """Whether *client*'s commands are coroutines (redis.asyncio, valkey.asyncio, fakeredis)."""
+    return inspect.iscoroutinefunction(getattr(type(client), "execute_command", None))
+
+
 class BreakerBase:
     """The configuration and the non-blocking API of both breakers.
 
     The subclasses add the methods that talk to Redis, blocking or awaiting;
     every rule lives in :class:`BreakerCore`.
     """
+
+    #: Whether the subclass drives an asyncio client (its methods await it).
+    _asyncio: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -204,6 +212,16 @@ class BreakerBase:
                 f"redis must be a Redis client (redis-py, valkey-py, fakeredis), got {shown!r}; "
                 f"to connect by URL use {type(self).__name__}.from_url(url) or "
                 f"{type(self).__name__}(panicquota.breaker.connect(url))"
+            )
+        if _is_asyncio_client(redis) != self._asyncio:
+            # Accepted, the wrong kind would serve the fail-safe for ever.
+            kind, other = ("an asyncio", "a sync") if self._asyncio else ("a sync", "an asyncio")
+            twin = "VIXCircuitBreaker" if self._asyncio else "AsyncVIXCircuitBreaker"
+            connect = "connect_async" if self._asyncio else "connect"
+            raise InvalidTypeError(
+                f"{type(self).__name__} needs {kind} client, got {other} one "
+                f"({type(redis).__module__}.{type(redis).__name__}); use {twin} with it, or "
+                f"pass panicquota.breaker.{connect}(url)"
             )
         self._core = BreakerCore(
             quota,
