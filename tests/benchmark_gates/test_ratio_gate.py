@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OPTIONS = ("-p", "no:cacheprovider", "--benchmark-min-rounds=5", "--benchmark-max-time=0.05")
+OPTIONS = (
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:xdist",
+    "--benchmark-min-rounds=5",
+    "--benchmark-max-time=0.05",
+)
 
 BENCHMARKS = """
 import pytest
@@ -47,6 +54,13 @@ def test_subject(measured):
     busy["burst"] = False
     measured.against(control)
 """
+
+
+@pytest.fixture(autouse=True)
+def _not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    # pytest-benchmark turns itself off in a process that says it is an xdist
+    # worker, which the inner pytest would when this suite runs under -n.
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
 
 
 def _run(pytester: pytest.Pytester, *, work: int, burst: bool) -> tuple[pytest.RunResult, str]:
