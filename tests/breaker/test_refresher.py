@@ -115,6 +115,21 @@ def wait_for_no_refresher(breaker: VIXCircuitBreaker) -> None:
         time.sleep(0.005)
 
 
+def break_first_refresh(breaker: Any) -> None:
+    """Make the breaker's first refresh raise RuntimeError("flow broken"); later ones read."""
+    core = breaker._core
+    real_flow = core.refresh_flow
+    calls = []
+
+    def failing_once(now: float) -> Any:
+        calls.append(now)
+        if len(calls) == 1:
+            raise RuntimeError("flow broken")
+        return real_flow(now)
+
+    core.refresh_flow = failing_once
+
+
 def steps(delivered: list[Any]) -> list[tuple[str, int, int]]:
     """Return the delivered transitions as sorted (stakes, from, to)."""
     return sorted((t.stakes.value, t.from_tier, t.to_tier) for t in delivered)
@@ -272,17 +287,7 @@ def test_a_failing_refresh_leaves_the_refresher_running(
     breaker = VIXCircuitBreaker(
         fakeredis.FakeRedis(server=server), key_prefix=PREFIX, clock=clock, max_staleness=0
     )
-    core = breaker._core
-    real_flow = core.refresh_flow
-    calls = []
-
-    def failing_once(now: float) -> Any:
-        calls.append(now)
-        if len(calls) == 1:
-            raise RuntimeError("flow broken")
-        return real_flow(now)
-
-    core.refresh_flow = failing_once  # type: ignore[method-assign]
+    break_first_refresh(breaker)
     first = breaker.get_ttl(60)[2]["source"]
     thread = breaker._thread
     second = breaker.get_ttl(60)[2]["source"]
@@ -338,17 +343,7 @@ def test_async_a_failing_refresh_reaches_no_call(
     breaker = AsyncVIXCircuitBreaker(
         fakeredis.FakeAsyncRedis(server=server), key_prefix=PREFIX, max_staleness=0
     )
-    core = breaker._core
-    real_flow = core.refresh_flow
-    calls = []
-
-    def failing_once(now: float) -> Any:
-        calls.append(now)
-        if len(calls) == 1:
-            raise RuntimeError("flow broken")
-        return real_flow(now)
-
-    core.refresh_flow = failing_once  # type: ignore[method-assign]
+    break_first_refresh(breaker)
 
     async def twice() -> list[Any]:
         return [(await breaker.get_ttl(60))[2]["source"] for _ in range(2)]

@@ -47,6 +47,7 @@ __all__ = [
     "count",
     "environment",
     "load_counts",
+    "parse_counts",
     "valgrind_version",
     "write_counts",
 ]
@@ -321,18 +322,37 @@ def load_counts(path: str | Path) -> tuple[dict[str, str], dict[str, float]]:
             that is not a positive number.
     """
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read {str(path)!r}: {error.strerror}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise _not_counts(path, error) from None
+    return parse_counts(data, path)
+
+
+def _not_counts(path: str | Path, error: Exception) -> ConfigError:
+    return ConfigError(
+        f"{str(path)!r} is not a panicquota counts file (pytest "
+        f"--panicquota-instructions=PATH): {type(error).__name__}: {error}"
+    )
+
+
+def parse_counts(data: Any, path: str | Path) -> tuple[dict[str, str], dict[str, float]]:
+    """Return ``(about, {name: instructions})`` of the parsed JSON *data* of *path*.
+
+    Raises:
+        ConfigError: not a counts file, a name twice, or a count that is not a
+            positive number.
+    """
+    try:
         if data.get("format") != FORMAT:
             raise ValueError(f"format is {data.get('format')!r}, not {FORMAT!r}")
         pairs = [(b["name"], b["instructions"]) for b in data["benchmarks"]]
         about = {k: str(v) for k, v in data.items() if k not in ("format", "benchmarks")}
-    except OSError as error:
-        raise ConfigError(f"cannot read {str(path)!r}: {error.strerror}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise ConfigError(
-            f"{str(path)!r} is not a panicquota counts file (pytest "
-            f"--panicquota-instructions=PATH): {type(error).__name__}: {error}"
-        ) from None
+        raise _not_counts(path, error) from None
     counts: dict[str, float] = {}
     for name, value in pairs:
         if name in counts:

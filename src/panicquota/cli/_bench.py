@@ -25,7 +25,7 @@ from typing import Any
 
 from panicquota.errors import ConfigError, InvalidArgumentError
 
-__all__ = ["Comparison", "compare", "load_run", "register"]
+__all__ = ["Comparison", "compare", "load_run", "parse_run", "register"]
 
 #: The budgets when --max-regression is not given: counts are exact, times are not.
 DEFAULT_BUDGET = {"counts": 0.03, "times": 0.10}
@@ -106,15 +106,34 @@ def load_run(path: str | Path, stat: str = "median") -> dict[str, float]:
             benchmark twice or holds a time that is not a positive number.
     """
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        pairs = [(b["fullname"], float(b["stats"][stat])) for b in data["benchmarks"]]
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"cannot read {str(path)!r}: {error.strerror}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise _not_timings(path, error) from None
+    return parse_run(data, path, stat)
+
+
+def _not_timings(path: str | Path, error: Exception) -> ConfigError:
+    return ConfigError(
+        f"{str(path)!r} is not pytest-benchmark JSON (pytest --benchmark-json=PATH): "
+        f"{type(error).__name__}: {error}"
+    )
+
+
+def parse_run(data: Any, path: str | Path, stat: str = "median") -> dict[str, float]:
+    """Return ``{fullname: statistic}`` of the parsed pytest-benchmark JSON *data* of *path*.
+
+    Raises:
+        ConfigError: not pytest-benchmark JSON, a benchmark twice or a time that
+            is not a positive number.
+    """
+    try:
+        pairs = [(b["fullname"], float(b["stats"][stat])) for b in data["benchmarks"]]
     except (ValueError, KeyError, TypeError) as error:
-        raise ConfigError(
-            f"{str(path)!r} is not pytest-benchmark JSON (pytest --benchmark-json=PATH): "
-            f"{type(error).__name__}: {error}"
-        ) from None
+        raise _not_timings(path, error) from None
     run: dict[str, float] = {}
     for name, value in pairs:
         if name in run:
@@ -181,8 +200,17 @@ def compare(
     return rows
 
 
-def _kind(path: str) -> str:
-    """Say what a file holds: ``"counts"``, ``"times"`` (pytest-benchmark JSON) or ``"other"``.
+@dataclass(frozen=True)
+class _File:
+    """A file given to bench-compare, read and parsed once."""
+
+    path: str
+    kind: str  # "counts", "times" (pytest-benchmark JSON) or "other"
+    data: Any  # the parsed JSON; the parse error when the file is not JSON
+
+
+def _read(path: str) -> _File:
+    """Read and parse *path*, and say what it holds.
 
     Raises:
         ConfigError: the file cannot be read.
@@ -201,13 +229,13 @@ def _kind(path: str) -> str:
         ) from None
     try:
         data = json.loads(text)
-    except ValueError:
-        return "other"
+    except ValueError as error:
+        return _File(path, "other", error)
     if isinstance(data, dict) and data.get("format") == FORMAT:
-        return "counts"
+        return _File(path, "counts", data)
     if isinstance(data, dict) and isinstance(data.get("benchmarks"), list):
-        return "times"
-    return "other"
+        return _File(path, "times", data)
+    return _File(path, "other", data)
 
 
 _KINDS = {
@@ -218,22 +246,22 @@ _KINDS = {
 
 
 def _bench_compare(args: argparse.Namespace) -> int:
-    kinds = (_kind(args.old), _kind(args.new))
-    if "counts" in kinds and kinds[0] != kinds[1]:
+    old, new = _read(args.old), _read(args.new)
+    if "counts" in (old.kind, new.kind) and old.kind != new.kind:
         raise InvalidArgumentError(
-            f"{args.old!r} holds {_KINDS[kinds[0]]} and {args.new!r} "
-            f"{_KINDS[kinds[1]]}: compare two files of one kind"
+            f"{args.old!r} holds {_KINDS[old.kind]} and {args.new!r} "
+            f"{_KINDS[new.kind]}: compare two files of one kind"
         )
-    if kinds[0] == "counts":
-        return _compare_counts(args)
-    return _compare_times(args)
+    if old.kind == "counts":
+        return _compare_counts(args, old, new)
+    return _compare_times(args, old, new)
 
 
-def _compare_counts(args: argparse.Namespace) -> int:
-    from panicquota._shared.instructions import load_counts
+def _compare_counts(args: argparse.Namespace, old_file: _File, new_file: _File) -> int:
+    from panicquota._shared.instructions import parse_counts
 
-    old_about, old = load_counts(args.old)
-    new_about, new = load_counts(args.new)
+    old_about, old = parse_counts(old_file.data, old_file.path)
+    new_about, new = parse_counts(new_file.data, new_file.path)
     differ = [key for key in _COMPARABLE if old_about.get(key) != new_about.get(key)]
     if differ:
         shown = ", ".join(f"{k} {old_about.get(k)!r} vs {new_about.get(k)!r}" for k in differ)
@@ -322,14 +350,13 @@ def _verdict(args: argparse.Namespace, gone: list[str], failed: str | None, pass
     return 1 if failed is not None or missing else 0
 
 
-def _compare_times(args: argparse.Namespace) -> int:
+def _compare_times(args: argparse.Namespace, old_file: _File, new_file: _File) -> int:
     if args.control is None:
         raise InvalidArgumentError(
             "comparing timings needs --control NAME, the control benchmark measured in the "
             "same runs (e.g. --control test_empty_call)"
         )
-    old = load_run(args.old, args.stat)
-    new = load_run(args.new, args.stat)
+    old, new = (_timings(file, args.stat) for file in (old_file, new_file))
     old_control = _find_control(old, args.control, args.old)
     new_control = _find_control(new, args.control, args.new)
     rows = compare(old, new, old_control, new_control)
@@ -375,6 +402,12 @@ def _compare_times(args: argparse.Namespace) -> int:
             f"{worst.change:+.1%} relative to the control"
         )
     return _verdict(args, gone, failed, f"no regression beyond {budget} relative to the control")
+
+
+def _timings(file: _File, stat: str) -> dict[str, float]:
+    if isinstance(file.data, ValueError):  # not JSON at all
+        raise _not_timings(file.path, file.data)
+    return parse_run(file.data, file.path, stat)
 
 
 def _ratio(value: Any) -> str:
