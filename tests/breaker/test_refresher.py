@@ -352,3 +352,61 @@ def test_async_a_failing_refresh_reaches_no_call(
     assert logged() == [
         ("ERROR", f"breaker '{PREFIX}': a refresh raised; the breaker goes on (logged once)")
     ]
+
+
+@pytest.mark.parametrize("report", ["decision", "panic_state", "repair"])
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_an_observer_raising_in_a_decision_or_a_read_changes_no_answer(
+    server: fakeredis.FakeServer,
+    logged: Callable[[], list[tuple[str, str]]],
+    report: str,
+    flavour: str,
+) -> None:
+    """get_ttl answers, the start lost from Redis is restored, every transition delivered."""
+    clock = ManualClock(T0)
+    delivered: list[Any] = []
+    options: dict[str, Any] = {
+        "key_prefix": PREFIX,
+        "clock": clock,
+        "max_staleness": 0,
+        "metrics": Observer(report),
+        "on_transition": delivered.append,
+    }
+    client = fakeredis.FakeRedis(server=server)
+    if flavour == "sync":
+        breaker: Any = VIXCircuitBreaker(client, **options)
+
+        def get_ttl() -> Any:
+            return breaker.get_ttl(60)
+
+        breaker.trip()
+    else:
+        breaker = AsyncVIXCircuitBreaker(fakeredis.FakeAsyncRedis(server=server), **options)
+        runner = asyncio.Runner()
+
+        def get_ttl() -> Any:
+            return runner.run(breaker.get_ttl(60))
+
+        runner.run(breaker.trip())
+    clock.advance(minutes=31)
+    first = get_ttl()
+    client.delete(f"{PREFIX}:start_ts")  # evicted: the next read restores it (a repair)
+    clock.advance(seconds=1)
+    second = get_ttl()
+    assert [(ttl, meta["tier"], meta["source"]) for ttl, _, meta in (first, second)] == [
+        (5, 2, StateSource.FRESH)
+    ] * 2
+    assert client.get(f"{PREFIX}:start_ts") is not None
+    assert steps(delivered) == FIVE_TRANSITIONS
+    failures = [entry for entry in logged() if entry[0] == "ERROR"]
+    assert failures == [
+        (
+            "ERROR",
+            f"breaker '{PREFIX}': an observer's {report} raised; the breaker goes on (logged once)",
+        )
+    ]
+    if flavour == "sync":
+        breaker.close()
+    else:
+        runner.run(breaker.close())
+        runner.close()

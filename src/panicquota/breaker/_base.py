@@ -248,6 +248,7 @@ class BreakerBase:
         self._owns_client = False
         # What has failed off the request path and been logged (once each).
         self._logged_failures: set[str] = set()
+        self._core.observer_failed = self._log_failure
         self._lock = self._new_lock()
 
     @classmethod

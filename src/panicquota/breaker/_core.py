@@ -42,6 +42,11 @@ __all__ = ["BreakerCore", "Call", "Flow", "Snapshot"]
 
 logger = logging.getLogger("panicquota.breaker")
 
+
+def _log_observer_failure(what: str) -> None:
+    logger.error("%s raised; the breaker goes on", what, exc_info=True)
+
+
 Listener = Callable[[TierTransition], object]
 
 #: The episode-end marker lives at least this long (and at least the grace
@@ -118,6 +123,9 @@ class BreakerCore(OutageRules, TransitionRules):
         # the retries; an injected clock drives both (tests, simulations).
         self.mono: Clock = time.monotonic if clock is None else clock
         self.metrics = metrics
+        # Called with "an observer's <report>" when an observer's report raises
+        # inside a flow or a decision; the breaker logs it once and goes on.
+        self.observer_failed: Callable[[str], object] = _log_observer_failure
         self.listeners: list[Listener] = [] if on_transition is None else [on_transition]
         self.snapshot = NEVER_READ
         # Per stakes level, the tier this worker last saw, and the activation
@@ -132,6 +140,18 @@ class BreakerCore(OutageRules, TransitionRules):
         self.backoff = BACKOFF_FIRST
         self.warned: set[str] = set()
         self.calc = self.quota.calculate_ttl_strategy
+
+    def report(self, report: str, *args: Any) -> None:
+        """Call the observer's *report* with *args*, if there is an observer.
+
+        One that raises is handed to :attr:`observer_failed`: a flow carries on
+        (the snapshot taken, the transitions delivered) whatever metrics do.
+        """
+        if self.metrics is not None:
+            try:
+                getattr(self.metrics, report)(*args)
+            except Exception:
+                self.observer_failed(f"an observer's {report}")
 
     # -- deciding (no I/O) -------------------------------------------------
 
@@ -159,7 +179,10 @@ class BreakerCore(OutageRules, TransitionRules):
                 minutes = JUST_STARTED
             ttl, mode, meta = self.calc(normal_ttl, minutes, context)
         if self.metrics is not None:
-            self.metrics.decision(mode, meta, extra["source"])
+            try:
+                self.metrics.decision(mode, meta, extra["source"])
+            except Exception:  # metrics must not fail the request
+                self.observer_failed("an observer's decision")
         return (ttl, mode, ExtendedMeta(meta, extra))
 
     def fail_safe(self, normal_ttl: float, context: Context) -> Decision:
@@ -171,7 +194,10 @@ class BreakerCore(OutageRules, TransitionRules):
             ttl = min(self.fail_safe_ttl, ttl)
             extra["ttl"] = ttl
         if self.metrics is not None:
-            self.metrics.decision(mode, meta, StateSource.FAIL_SAFE)
+            try:
+                self.metrics.decision(mode, meta, StateSource.FAIL_SAFE)
+            except Exception:  # metrics must not fail the request
+                self.observer_failed("an observer's decision")
         return (ttl, mode, ExtendedMeta(meta, MappingProxyType(extra)))
 
     def duration_minutes(self, snap: Snapshot, local: float) -> float | None:
@@ -206,8 +232,7 @@ class BreakerCore(OutageRules, TransitionRules):
                 as_text(raw),
                 keys.prefix,
             )
-            if self.metrics is not None:
-                self.metrics.repair("restored")
+            self.report("repair", "restored")
         return (yield from self._accept_flow(raw, activation, after, offset, server))
 
     def trip_flow(self, local: float) -> Flow[list[TierTransition]]:
@@ -316,13 +341,12 @@ class BreakerCore(OutageRules, TransitionRules):
                     vouch = f"{replacement}|{counter}"
                 keys = self.keys
                 yield ("repair", (keys.start, keys.marks), (raw, replacement, vouch))
-                if self.metrics is not None:
-                    self.metrics.repair("corrupt")
+                self.report("repair", "corrupt")
                 raw = replacement
         self.snapshot = Snapshot.build(start, raw, activation, self.mono(), offset)
         if self.metrics is not None:
             minutes = self.duration_minutes(self.snapshot, local)
-            self.metrics.panic_state(None if minutes is None else minutes * 60.0)
+            self.report("panic_state", None if minutes is None else minutes * 60.0)
         return (yield from self._transitions_flow(local + offset))
 
     def _parse_start(self, raw: bytes | str, now: float, server: float) -> float | None:
