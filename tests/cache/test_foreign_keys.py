@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import fakeredis
@@ -50,6 +51,41 @@ def test_a_hash_at_an_entry_is_a_miss_for_that_key_only(
     ]
     assert view.redis.hgetall(foreign) == {b"owner": b"someone else"}
     assert view.cache._core.health.down_since is None
+
+
+@ON_REDIS
+@pytest.mark.parametrize("foreign", ["string", "hash"])
+def test_someone_elses_data_at_a_lease_key_costs_no_wait(
+    make: Make, caplog: pytest.LogCaptureFixture, foreign: str
+) -> None:
+    """A lease key that never expires is no lease: the miss fetches at once, the data is kept."""
+    view = make(coalesce_timeout=5.0)
+    lease = f"{view.prefix}:l:k"
+    if foreign == "string":
+        view.redis.set(lease, "someone's")
+    else:
+        view.redis.hset(lease, "owner", "someone else")
+    upstream = Upstream()
+    with caplog.at_level(logging.DEBUG, logger="panicquota.cache"):
+        started = time.monotonic()
+        first = view.lookup("k", upstream)
+        waited = time.monotonic() - started  # a wait for the "holder" would last 5 s
+        view.trip()  # TTL 0 from here: each read is a miss, and takes the lease again
+        again = view.lookup("k", upstream)
+    assert (first.source, again.source, upstream.calls) == (CacheSource.MISS, CacheSource.MISS, 2)
+    assert waited < 2.5
+    message = (
+        "not coalescing the fetches of 'k' across workers: its lease key "
+        f"{lease!r} holds a value that never expires, not a lease (the cache leaves it "
+        "alone; each worker fetches)"
+    )
+    assert warnings_of(caplog) == [message]
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert message in debug  # the second time
+    if foreign == "string":
+        assert (view.redis.get(lease), view.redis.pttl(lease)) == (b"someone's", -1)
+    else:
+        assert view.redis.hgetall(lease) == {b"owner": b"someone else"}
 
 
 @pytest.mark.parametrize("flavour", ["sync"], indirect=True)

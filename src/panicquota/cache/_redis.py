@@ -33,6 +33,20 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return false
 """
 
+#: Take the lease (1), or say it is held (0), or that the key holds a value
+#: with no expiry (-1): no lease of ours (they always expire), but someone
+#: else's data, which is left alone; waiting for it to go would be waiting
+#: for nothing.
+ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    return 1
+end
+if redis.call('PTTL', KEYS[1]) == -1 then
+    return -1
+end
+return 0
+"""
+
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('DEL', KEYS[1])
@@ -81,6 +95,10 @@ def _response_error() -> type[Exception]:
     return ResponseError
 
 
+#: The token acquire() returns when the lease key holds someone else's data:
+#: the caller fetches, and there is nothing to release.
+UNLEASED: str = "unleased"
+
 #: How many keys holding foreign data a store remembers having warned about.
 WARNED_MAX = 1024
 
@@ -102,6 +120,7 @@ class _RedisBase:
         self.prefix = prefix
         #: What a call may raise when Redis is down or answers garbage.
         self.errors = _store_errors()
+        self._acquire = client.register_script(ACQUIRE)
         self._release = client.register_script(RELEASE)
         self._store = client.register_script(STORE)
         self._response_error = _response_error()
@@ -159,6 +178,21 @@ class _RedisBase:
         """Return the Redis key of *key*'s entry."""
         return f"{self.prefix}:v:{key}"
 
+    def _leased(self, key: str, token: str, taken: int) -> str | None:
+        """Return what acquire() returns for the script's answer *taken*."""
+        if taken == 1:
+            return token
+        if taken == 0:
+            return None
+        self._foreign(
+            key,
+            "not coalescing the fetches of %r across workers: its lease key %r holds a value "
+            "that never expires, not a lease (the cache leaves it alone; each worker fetches)",
+            key,
+            self.lease_key(key),
+        )
+        return UNLEASED
+
     def lease_key(self, key: str) -> str:
         """Return the Redis key of *key*'s lease."""
         return f"{self.prefix}:l:{key}"
@@ -202,15 +236,19 @@ class RedisStore(_RedisBase):
         self.client.delete(self.entry_key(key))
 
     def acquire(self, key: str, seconds: float) -> str | None:
-        """Take *key*'s lease for *seconds*; return its token, or ``None`` if somebody holds it."""
+        """Take *key*'s lease for *seconds*; return its token, or ``None`` if somebody holds it.
+
+        A lease key holding someone else's data (no expiry) is left alone and
+        logged: the caller gets :data:`UNLEASED` and fetches without a lease.
+        """
         token = secrets.token_hex(8)
-        if self.client.set(self.lease_key(key), token, nx=True, px=_milliseconds(seconds)):
-            return token
-        return None
+        taken = self._acquire(keys=[self.lease_key(key)], args=[token, _milliseconds(seconds)])
+        return self._leased(key, token, int(taken))
 
     def release(self, key: str, token: str) -> None:
         """Give back *key*'s lease if *token* still holds it."""
-        self._release(keys=[self.lease_key(key)], args=[token])
+        if token != UNLEASED:
+            self._release(keys=[self.lease_key(key)], args=[token])
 
 
 class AsyncRedisStore(_RedisBase):
@@ -242,12 +280,13 @@ class AsyncRedisStore(_RedisBase):
         await self.client.delete(self.entry_key(key))
 
     async def acquire(self, key: str, seconds: float) -> str | None:
-        """Take *key*'s lease for *seconds*; return its token, or ``None`` if somebody holds it."""
+        """Take *key*'s lease for *seconds*, as :meth:`RedisStore.acquire`."""
         token = secrets.token_hex(8)
-        if await self.client.set(self.lease_key(key), token, nx=True, px=_milliseconds(seconds)):
-            return token
-        return None
+        args = [token, _milliseconds(seconds)]
+        taken = await self._acquire(keys=[self.lease_key(key)], args=args)
+        return self._leased(key, token, int(taken))
 
     async def release(self, key: str, token: str) -> None:
         """Give back *key*'s lease if *token* still holds it."""
-        await self._release(keys=[self.lease_key(key)], args=[token])
+        if token != UNLEASED:
+            await self._release(keys=[self.lease_key(key)], args=[token])
