@@ -263,13 +263,16 @@ def play(
             # Warm up: every worker connected, every match cached once.
             run_wrk(port, script, 1, connections, threads)
             for name in PHASES:
+                # Counted from before the phase's change: requests of the last
+                # phase still being answered when the clock jumps fetch after
+                # it, and those fetches belong to the new phase.
+                before = upstream_count(upstream_port)
                 if name == "trip: tier 1":
                     breaker.trip()
                     time.sleep(0.5)  # every worker's snapshot is at most 0.25 s old
                 elif name == "tier 2":
                     clock.jump(TIER_2_JUMP)
                     time.sleep(0.5)
-                before = upstream_count(upstream_port)
                 summary = run_wrk(port, script, seconds, connections, threads)
                 upstream = upstream_count(upstream_port) - before
                 errors = sum(
