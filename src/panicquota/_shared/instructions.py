@@ -237,9 +237,10 @@ def count(
 ) -> InstructionCount:
     """Count the instructions one call of ``spec.target`` costs, net of an empty call.
 
-    The call is first made once without valgrind (which also compiles the
-    modules' bytecode once, so no counted run pays for it, and names a failing
-    target in seconds instead of minutes).
+    The call is first made once without valgrind: it compiles every module
+    into a bytecode cache of the count's own, which the counted run loads
+    (whatever ``__pycache__`` folders or ``PYTHONDONTWRITEBYTECODE`` the
+    machine has), and names a failing target in seconds instead of minutes.
 
     Args:
         spec: what to count.
@@ -261,9 +262,16 @@ def count(
         valgrind_version(valgrind)  # raises, saying how to install it
         raise AssertionError  # pragma: no cover
     python = python or sys.executable
-    child_env = _child_env(env)
-    _run(_command(python, spec, 1), child_env, f"calling {spec.target} once")
     with tempfile.TemporaryDirectory(prefix="panicquota-count-") as folder:
+        # Code loaded from a .pyc runs a different number of instructions than
+        # the same code compiled from its source (get_ttl: 13% more), so
+        # whether a __pycache__ happened to be there would move the count.
+        # Both children use a bytecode cache of their own: the first writes
+        # it, the counted one loads every module from it, as a deployed
+        # service does.
+        child_env = {**_child_env(env), "PYTHONPYCACHEPREFIX": str(Path(folder) / "pycache")}
+        child_env.pop("PYTHONDONTWRITEBYTECODE", None)
+        _run(_command(python, spec, 1), child_env, f"calling {spec.target} once")
         out = Path(folder) / "callgrind.out"
         command = [
             tool,
