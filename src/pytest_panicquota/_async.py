@@ -3,11 +3,13 @@
 A ``redis.asyncio`` connection belongs to the event loop it was opened in,
 and a sync test may run one ``asyncio.run`` after another. So on a real server
 a connection is reused only in the loop that opened it: one from another loop
-is closed when a command would take it, and the next command opens one in
-whatever loop runs then. The handle closes whatever is left (even a pub/sub
-the test did not close) after the test. Its writes are
-journaled like ``panic_redis``'s, through that sync client: one blocking round
-trip before the first write of each key, harmless in a test.
+is closed when a command would take it (a standalone server's pool), or reset
+before each command (a Cluster's nodes, a Sentinel group's pools, as the async
+breaker does), and the next command opens one in whatever loop runs then. The
+handle closes whatever is left (even a pub/sub the test did not close) after
+the test. Its writes are journaled like ``panic_redis``'s, through that sync
+client: one blocking round trip before the first write of each key, harmless
+in a test.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import asyncio
 import contextlib
 from typing import Any
 
-from panicquota.errors import PanicquotaError
+from panicquota._shared.event_loops import drop_connections_of_other_loops
 from pytest_panicquota._journal import KeyJournal
-from pytest_panicquota._journal_servers import redis_py_url
+from pytest_panicquota._journal_servers import TIMEOUT, redis_py_url
 
 __all__ = ["close_sockets", "tracking_async_client"]
 
@@ -92,10 +94,78 @@ def _define() -> tuple[type[Any], type[Any]]:
     return LoopBoundPool, TrackingAsyncRedis
 
 
+def _topology_class(base: type[Any]) -> type[Any]:
+    """Return a subclass of *base* (an asyncio Cluster or Sentinel client) that journals."""
+    name = f"{base.__module__}.{base.__qualname__}"
+    if name in _CLASSES:
+        return _CLASSES[name]
+
+    class TrackingAsyncTopologyClient(base):  # type: ignore[misc]
+        """An asyncio Cluster or Sentinel client whose writes are journaled first."""
+
+        journal: KeyJournal
+        sync_twin: Any
+
+        async def execute_command(self, *args: Any, **options: Any) -> Any:
+            # Its nodes' (or pools') connections may be another loop's.
+            drop_connections_of_other_loops(self, asyncio.get_running_loop())
+            args = self.journal.before_command(self.sync_twin, args)
+            return await super().execute_command(*args, **options)
+
+        def pipeline(self, *args: Any, **options: Any) -> Any:
+            pipe = super().pipeline(*args, **options)
+            pipe.__class__ = _topology_pipeline_class(type(pipe))
+            pipe.journal, pipe.sync_twin, pipe.tracked_by = self.journal, self.sync_twin, self
+            return pipe
+
+    _CLASSES[name] = TrackingAsyncTopologyClient
+    return TrackingAsyncTopologyClient
+
+
+def _topology_pipeline_class(base: type[Any]) -> type[Any]:
+    """Return a subclass of the pipeline class *base* that journals each queued write."""
+    name = f"pipeline:{base.__module__}.{base.__qualname__}"
+    if name in _CLASSES:
+        return _CLASSES[name]
+
+    class TrackingAsyncTopologyPipeline(base):  # type: ignore[misc]
+        journal: KeyJournal
+        sync_twin: Any
+        tracked_by: Any
+
+        def execute_command(self, *args: Any, **options: Any) -> Any:
+            args = self.journal.before_command(self.sync_twin, args)
+            return super().execute_command(*args, **options)
+
+        async def execute(self, *args: Any, **options: Any) -> Any:
+            drop_connections_of_other_loops(self.tracked_by, asyncio.get_running_loop())
+            return await super().execute(*args, **options)
+
+    _CLASSES[name] = TrackingAsyncTopologyPipeline
+    return TrackingAsyncTopologyPipeline
+
+
+def _connections(client: Any) -> list[Any]:
+    """Return every connection *client* holds, idle or in use (standalone, Sentinel, Cluster)."""
+    found: list[Any] = []
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None:
+        found += [*pool._available_connections, *pool._in_use_connections]
+        manager = getattr(pool, "sentinel_manager", None)
+        for sentinel in getattr(manager, "sentinels", None) or ():
+            found += _connections(sentinel)
+    nodes = getattr(client, "nodes_manager", None)
+    for table in ("nodes_cache", "startup_nodes"):
+        for node in (getattr(nodes, table, None) or {}).values():
+            found += getattr(node, "_connections", None) or ()
+    return list({id(connection): connection for connection in found}.values())
+
+
 def _drop(connection: Any) -> None:
     """Close *connection*'s socket, whether or not its event loop is still open."""
-    loop = getattr(connection, "panic_loop", None)
     writer = getattr(connection, "_writer", None)
+    # The loop the pool recorded; else (a Cluster's or Sentinel's) the streams' own.
+    loop = getattr(connection, "panic_loop", None) or getattr(writer, "_loop", None)
     transport = getattr(writer, "transport", None)
     connection._reader = connection._writer = None
     if transport is None:
@@ -133,9 +203,8 @@ async def _aclose(writer: Any) -> None:
 
 
 def close_sockets(client: Any) -> None:
-    """Close every connection of *client*'s pool, pooled or in use, from outside any loop."""
-    pool = client.connection_pool
-    for connection in [*pool._available_connections, *pool._in_use_connections]:
+    """Close every connection of *client*, pooled or in use, from outside any loop."""
+    for connection in _connections(client):
         _drop(connection)
 
 
@@ -147,19 +216,15 @@ def tracking_async_client(url: str, journal: KeyJournal, sync_twin: Any) -> Any:
         journal: where the test's writes are journaled.
         sync_twin: the test's tracked sync client of the same server.
     """
-    from panicquota.breaker import parse_store_url
+    from panicquota.breaker import connect_async, parse_store_url
 
     url = redis_py_url(url)
-    topology = parse_store_url(url).topology
-    if topology != "standalone":
-        raise PanicquotaError(
-            f"panic_async_redis needs a standalone server URL, got the {topology} URL {url!r}: "
-            "its writes could not be journaled there yet; use panic_redis and panic_breaker "
-            "(journaled on a Cluster and a Sentinel group), or an asyncio client of your own "
-            "(panicquota.breaker.connect_async) whose keys the test deletes"
-        )
-    pool_class, client_class = _classes()
-    client = client_class(connection_pool=pool_class.from_url(url))
+    if parse_store_url(url).topology == "standalone":
+        pool_class, client_class = _classes()
+        client = client_class(connection_pool=pool_class.from_url(url))
+    else:
+        client = connect_async(url, socket_timeout=TIMEOUT)
+        client.__class__ = _topology_class(type(client))
     client.journal = journal
     client.sync_twin = sync_twin
     return client

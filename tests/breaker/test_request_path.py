@@ -25,6 +25,7 @@ import pytest
 import redis
 from prometheus_client import CollectorRegistry
 
+from panicquota._shared import event_loops
 from panicquota.breaker import (
     AsyncVIXCircuitBreaker,
     BreakerMetrics,
@@ -337,11 +338,11 @@ def test_dropping_connections_of_other_loops_tolerates_any_client() -> None:
     """A client without a redis-py pool, or with connections never opened, is left alone."""
     loop = asyncio.new_event_loop()
     try:
-        _async._drop_connections_of_other_loops(object(), loop)
+        event_loops.drop_connections_of_other_loops(object(), loop)
         never_opened = type("C", (), {"_writer": None, "_reader": None})()
         pool = type("Pool", (), {"_available_connections": [never_opened]})()
         client = type("Client", (), {"connection_pool": pool})()
-        _async._drop_connections_of_other_loops(client, loop)
+        event_loops.drop_connections_of_other_loops(client, loop)
         assert pool._available_connections == [never_opened]
         assert never_opened._writer is None
     finally:
@@ -387,7 +388,7 @@ def test_a_transport_without_a_socket_attribute_is_only_aborted() -> None:
     pool = type("Pool", (), {"_available_connections": [connection]})()
     loop = asyncio.new_event_loop()
     try:
-        _async._drop_connections_of_other_loops(
+        event_loops.drop_connections_of_other_loops(
             type("Client", (), {"connection_pool": pool})(), loop
         )
     finally:
@@ -416,7 +417,7 @@ def test_a_tls_connection_of_another_loop_is_closed_below_its_tls_layer() -> Non
     tls = type("TLS", (), {"_ssl_protocol": protocol, "_closed": False})()
     writer = type("Writer", (), {"transport": tls})()
     connection = type("C", (), {"_writer": writer, "_reader": object()})()
-    _async._reset_connection(connection, writer)
+    event_loops.reset_connection(connection, writer)
     theirs.close()
     assert unwatched == [("reader", fd), ("writer", fd)]
     assert (inner._sock, ours.fileno(), inner._closing, tls._closed) == (None, -1, True, True)

@@ -79,20 +79,59 @@ def test_plugin_on_a_topology(engines: Engines, name: str, pytester: pytest.Pyte
         admin.close()
 
 
-def test_async_fixture_on_a_cluster_says_what_to_use(
-    engines: Engines, pytester: pytest.Pytester
+ASYNC_SUITE = """
+import asyncio
+
+OUTSIDE = {outside!r}
+CREATED = {created!r}
+
+def test_async_fixtures(panic_async_breaker, panic_async_redis, panic_clock, panic_key_prefix):
+    async def panic():
+        await panic_async_breaker.trip()
+        panic_clock.advance(minutes=35)
+        return await panic_async_breaker.get_ttl(60, {{"league": "Ligue 1"}})
+
+    async def write():
+        await panic_async_redis.set(OUTSIDE, "changed", ex=50)
+        pipe = panic_async_redis.pipeline()
+        pipe.set(CREATED, 1)
+        pipe.set(f"{{panic_key_prefix}}:own", 1)
+        await pipe.execute()
+        return await panic_async_redis.get(OUTSIDE)
+
+    ttl, mode, meta = asyncio.run(panic())
+    assert (ttl, meta["tier"]) == (5, 2)
+    # Each asyncio.run is a new event loop: the connections of the last one are not reused.
+    assert asyncio.run(write()) == b"changed"
+    assert asyncio.run(panic_async_redis.get(CREATED)) == b"1"
+    assert round(asyncio.run(panic_async_breaker.panic_duration_minutes()), 6) == 35.0
+"""
+
+
+@pytest.mark.parametrize("name", ["cluster", "sentinel"])
+def test_async_fixtures_on_a_topology(
+    engines: Engines, name: str, pytester: pytest.Pytester
 ) -> None:
-    """panic_async_redis on a cluster URL is refused by name, not left unjournaled."""
-    url = engines.get("cluster").url
-    pytester.makepyfile("def test_async(panic_async_redis):\n    pass\n")
-    result = pytester.runpytest_subprocess(f"--panicquota-redis-url={url}")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(
-        [
-            f"E   *PanicquotaError: panic_async_redis needs a standalone server URL, got the "
-            f"cluster URL '{url}': its writes could not be journaled there yet; use panic_redis*"
-        ]
-    )
+    """panic_async_redis and panic_async_breaker journal their writes; all undone after."""
+    url = engines.get(name).url
+    token = uuid.uuid4().hex
+    outside, created = f"pq-engines-async-outside:{token}", f"pq-engines-async-created:{token}"
+    admin = connect(url, socket_timeout=5)
+    admin.set(outside, "before")
+    pytester.makepyfile(ASYNC_SUITE.format(outside=outside, created=created))
+    try:
+        # -W error: an unclosed transport or socket would fail the test.
+        result = pytester.runpytest_subprocess(
+            f"--panicquota-redis-url={url}", "-p", "no:randomly", "-W", "error"
+        )
+        result.assert_outcomes(passed=1)
+        assert (admin.get(outside), admin.ttl(outside)) == (b"before", -1)
+        assert admin.exists(created) == 0
+        assert list(admin.scan_iter(match="panicquota-test:*")) == []
+        assert list(admin.scan_iter(match="{panicquota-test:*")) == []
+    finally:
+        admin.delete(outside)
+        admin.close()
 
 
 @pytest.mark.parametrize("name", ["valkey8", "sentinel"])

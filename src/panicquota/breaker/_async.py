@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Self
 
+from panicquota._shared.event_loops import drop_connections_of_other_loops
 from panicquota._validate import require_number
 from panicquota.breaker._base import (
     STORE_ERRORS,
@@ -158,7 +158,7 @@ class AsyncVIXCircuitBreaker(BreakerBase):
         self._core.listeners.clear()
         if self._owns_client:
             # Connections an earlier loop opened cannot be closed from this one.
-            _drop_connections_of_other_loops(self._redis, asyncio.get_running_loop())
+            drop_connections_of_other_loops(self._redis, asyncio.get_running_loop())
             await self._redis.aclose()
 
     async def __aenter__(self) -> Self:
@@ -173,7 +173,7 @@ class AsyncVIXCircuitBreaker(BreakerBase):
         lock: asyncio.Lock | None = self._lock
         if lock is None or self._loop is not loop:
             if self._loop is not None:
-                _drop_connections_of_other_loops(self._redis, loop)
+                drop_connections_of_other_loops(self._redis, loop)
             lock = self._lock = asyncio.Lock()
             self._loop = loop
             self._task = None
@@ -255,61 +255,3 @@ class AsyncVIXCircuitBreaker(BreakerBase):
                         await result
                 except Exception:
                     logger.exception("breaker listener %r failed on %r", listener, transition)
-
-
-def _drop_connections_of_other_loops(client: Any, loop: asyncio.AbstractEventLoop) -> None:
-    """Reset the idle connections another event loop opened, wherever *client* keeps them.
-
-    A connection's streams belong to the loop that opened them: from another
-    loop they fail with "Event loop is closed". Each idle connection whose
-    streams are not this loop's is reset in place (it reconnects on its next
-    use), in a standalone or Sentinel master pool, in the pools of the
-    Sentinel clients that find the master, and in every node of a cluster
-    client: redis-py's and valkey-py's asyncio clients keep them alike.
-    """
-    for connection in _idle_connections(client):
-        writer = getattr(connection, "_writer", None)
-        # A writer that names no loop (fakeredis) counts as another loop's.
-        if writer is not None and getattr(writer, "_loop", None) is not loop:
-            _reset_connection(connection, writer)
-
-
-def _idle_connections(client: Any) -> Iterator[Any]:
-    """Yield the idle connections of *client*'s pools (standalone, Sentinel, cluster)."""
-    pool = getattr(client, "connection_pool", None)
-    yield from list(getattr(pool, "_available_connections", None) or ())
-    manager = getattr(pool, "sentinel_manager", None)
-    for sentinel in list(getattr(manager, "sentinels", None) or ()):
-        yield from _idle_connections(sentinel)
-    nodes = getattr(client, "nodes_manager", None)
-    for table in ("nodes_cache", "startup_nodes"):
-        for node in list((getattr(nodes, table, None) or {}).values()):
-            yield from list(getattr(node, "_free", None) or ())
-
-
-def _reset_connection(connection: Any, writer: Any) -> None:
-    """Forget *connection*'s streams and close their socket, without their (other) loop."""
-    connection._reader = connection._writer = None
-    with contextlib.suppress(Exception):
-        connection._parser.on_disconnect()
-    transport: Any = getattr(writer, "transport", None)
-    # A TLS transport wraps the socket's transport.
-    inner: Any = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None) or transport
-    sock = getattr(inner, "_sock", None)
-    if sock is None:  # not a selector transport: let it close itself, if its loop can
-        with contextlib.suppress(RuntimeError, AttributeError):  # "Event loop is closed"
-            transport.abort()
-        return
-    # Closed here, not by transport.abort(): that closes the socket in a
-    # callback of the transport's own loop, which is closed or may never run
-    # again. Its loop stops watching the socket first (a no-op once closed).
-    loop: Any = getattr(inner, "_loop", None)
-    fd = getattr(inner, "_sock_fd", None)
-    with contextlib.suppress(Exception):
-        loop._remove_reader(fd)
-        loop._remove_writer(fd)
-    inner._closing = True  # what is_closing() reads: no "unclosed" warning later
-    if transport is not inner:
-        transport._closed = True
-    sock.close()
-    inner._sock = None
