@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -410,3 +411,68 @@ def test_an_observer_raising_in_a_decision_or_a_read_changes_no_answer(
     else:
         runner.run(breaker.close())
         runner.close()
+
+
+def test_an_observer_raising_on_a_hung_read_reaches_no_call(
+    server: fakeredis.FakeServer,
+    logged: Callable[[], list[tuple[str, str]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """store_up(up=False), reported by the call that finds the read hanging, does not raise."""
+    from panicquota.breaker import _sync
+
+    monkeypatch.setattr(_sync, "SLOW_READ", 0.1)
+    breaker = VIXCircuitBreaker(
+        fakeredis.FakeRedis(server=server),
+        key_prefix=PREFIX,
+        max_staleness=0,
+        max_wait=0.01,
+        metrics=Observer("store_up"),
+    )
+    breaker.get_ttl(60)
+    read = breaker._scripts["read"]
+    release = threading.Event()
+
+    def hung(**kwargs: Any) -> Any:
+        release.wait(10)
+        return read(**kwargs)
+
+    breaker._scripts["read"] = hung
+    breaker.get_ttl(60)  # starts the read that hangs
+    time.sleep(0.15)  # past SLOW_READ: the next call reports the outage
+    sources = [breaker.get_ttl(60)[2]["source"] for _ in range(3)]
+    release.set()
+    assert sources == [StateSource.STALE] * 3
+    assert (
+        "ERROR",
+        f"breaker '{PREFIX}': an observer's store_up raised; the breaker goes on (logged once)",
+    ) in logged()
+    breaker.close()
+
+
+def test_an_observer_raising_does_not_keep_the_report_from_the_next_one(
+    server: fakeredis.FakeServer, logged: Callable[[], list[tuple[str, str]]]
+) -> None:
+    """With add_observer, every observer gets every report; the raising one is logged once."""
+    seen: list[str] = []
+
+    class Counting(Observer):
+        def _report(self, name: str) -> None:
+            seen.append(name)
+
+    breaker = VIXCircuitBreaker(
+        fakeredis.FakeRedis(server=server),
+        key_prefix=PREFIX,
+        clock=ManualClock(T0),
+        metrics=Observer("decision"),
+    )
+    breaker.add_observer(Counting("none"))
+    assert [breaker.get_ttl(60)[0] for _ in range(3)] == [60, 60, 60]
+    assert seen.count("decision") == 3
+    assert [entry for entry in logged() if entry[0] == "ERROR"] == [
+        (
+            "ERROR",
+            f"breaker '{PREFIX}': an observer's decision raised; the breaker goes on (logged once)",
+        )
+    ]
+    breaker.close()

@@ -141,15 +141,15 @@ class BreakerCore(OutageRules, TransitionRules):
         self.warned: set[str] = set()
         self.calc = self.quota.calculate_ttl_strategy
 
-    def report(self, report: str, *args: Any) -> None:
-        """Call the observer's *report* with *args*, if there is an observer.
+    def report(self, report: str, *args: Any, **options: Any) -> None:
+        """Call the observer's *report* with *args* and *options*, if there is an observer.
 
         One that raises is handed to :attr:`observer_failed`: a flow carries on
         (the snapshot taken, the transitions delivered) whatever metrics do.
         """
         if self.metrics is not None:
             try:
-                getattr(self.metrics, report)(*args)
+                getattr(self.metrics, report)(*args, **options)
             except Exception:
                 self.observer_failed(f"an observer's {report}")
 

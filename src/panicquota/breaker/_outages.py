@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from panicquota.breaker._scripts import Keys
 from panicquota.breaker._store_errors import describe_store_error, is_refusal
@@ -36,6 +36,10 @@ class OutageRules:
     outage_since: float | None
     retry_at: float
     backoff: float
+
+    def report(self, report: str, *args: Any, **options: Any) -> None:
+        """Call the observer's *report*, a raising one logged (the core's)."""
+        raise NotImplementedError
 
     def in_backoff(self, mono: float) -> bool:
         """Return whether Redis is considered down and must not be called yet."""
@@ -83,8 +87,8 @@ class OutageRules:
             self.keys.prefix,
             seconds,
         )
-        if self.metrics is not None:
-            self.metrics.store_up(up=False)
+        # Called on the request path (a call that found the read hanging).
+        self.report("store_up", up=False)
 
     def store_succeeded(self) -> None:
         """Record a Redis round trip that succeeded: end the outage, if any."""

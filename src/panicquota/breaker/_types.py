@@ -102,45 +102,53 @@ class BreakerObserver(Protocol):
 
 
 class Observers:
-    """Several observers behind one: each is called in turn."""
+    """Several observers behind one: each is called in turn, every one of them.
+
+    An observer that raises does not keep the report from the ones after it;
+    once all were called, the first error is raised again, for the breaker to
+    log.
+    """
 
     def __init__(self, *observers: BreakerObserver) -> None:
         self.observers = observers
 
+    def _each(self, report: str, *args: Any, **options: Any) -> None:
+        failed: Exception | None = None
+        for observer in self.observers:
+            try:
+                getattr(observer, report)(*args, **options)
+            except Exception as error:
+                failed = failed or error
+        if failed is not None:
+            raise failed
+
     def decision(self, mode: PanicMode, meta: Mapping[str, Any], source: StateSource) -> None:
         """Pass a decision on."""
-        for observer in self.observers:
-            observer.decision(mode, meta, source)
+        self._each("decision", mode, meta, source)
 
     def panic_state(self, duration_seconds: float | None) -> None:
         """Pass the panic state on."""
-        for observer in self.observers:
-            observer.panic_state(duration_seconds)
+        self._each("panic_state", duration_seconds)
 
     def transition(self, transition: TierTransition) -> None:
         """Pass a transition on."""
-        for observer in self.observers:
-            observer.transition(transition)
+        self._each("transition", transition)
 
     def store_error(self, operation: str, error: BaseException) -> None:
         """Pass a store error on."""
-        for observer in self.observers:
-            observer.store_error(operation, error)
+        self._each("store_error", operation, error)
 
     def store_latency(self, operation: str, seconds: float) -> None:
         """Pass a store latency on."""
-        for observer in self.observers:
-            observer.store_latency(operation, seconds)
+        self._each("store_latency", operation, seconds)
 
     def store_up(self, *, up: bool) -> None:
         """Pass the store's state on."""
-        for observer in self.observers:
-            observer.store_up(up=up)
+        self._each("store_up", up=up)
 
     def repair(self, kind: str) -> None:
         """Pass a repair on."""
-        for observer in self.observers:
-            observer.repair(kind)
+        self._each("repair", kind)
 
 
 class StoreUnavailableError(PanicquotaError):
