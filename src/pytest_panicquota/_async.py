@@ -24,7 +24,10 @@ from pytest_panicquota._journal_servers import TIMEOUT, redis_py_url
 
 __all__ = ["close_sockets", "tracking_async_client"]
 
+#: The standalone server's pool and client classes, made on first use.
 _CLASSES: dict[str, type[Any]] = {}
+#: The subclasses made for the Cluster and Sentinel clients, pools and pipelines.
+_SUBCLASSES: dict[str, type[Any]] = {}
 
 
 def _classes() -> tuple[type[Any], type[Any]]:
@@ -33,11 +36,18 @@ def _classes() -> tuple[type[Any], type[Any]]:
     return _CLASSES["pool"], _CLASSES["client"]
 
 
-def _define() -> tuple[type[Any], type[Any]]:
-    import redis.asyncio
-    from redis.asyncio.client import Pipeline
+def _subclass(role: str, base: type[Any], make: Any) -> type[Any]:
+    """Return ``make(base)``, made once per *role* and *base*."""
+    name = f"{role}:{base.__module__}.{base.__qualname__}"
+    if name not in _SUBCLASSES:
+        _SUBCLASSES[name] = make(base)
+    return _SUBCLASSES[name]
 
-    class LoopBoundPool(redis.asyncio.ConnectionPool):
+
+def _loop_bound(base: type[Any]) -> type[Any]:
+    """Return a subclass of the pool class *base* that reuses a connection only in its loop."""
+
+    class LoopBoundPool(base):  # type: ignore[misc]
         """A pool whose connections are reused only in the event loop that opened them."""
 
         _available_connections: list[Any]
@@ -50,7 +60,7 @@ def _define() -> tuple[type[Any], type[Any]]:
                     self._available_connections.remove(connection)
                     _drop(connection)
             get = super().get_connection
-            connection = await get(*args, **options)  # type: ignore[no-untyped-call]
+            connection = await get(*args, **options)
             connection.panic_loop = loop
             return connection
 
@@ -58,6 +68,15 @@ def _define() -> tuple[type[Any], type[Any]]:
             if getattr(connection, "panic_loop", None) is not asyncio.get_running_loop():
                 await connection.disconnect()
             await super().release(connection)
+
+    return LoopBoundPool
+
+
+def _define() -> tuple[type[Any], type[Any]]:
+    import redis.asyncio
+    from redis.asyncio.client import Pipeline
+
+    LoopBoundPool = _loop_bound(redis.asyncio.ConnectionPool)
 
     class TrackingAsyncPipeline(Pipeline):
         journal: KeyJournal
@@ -94,12 +113,30 @@ def _define() -> tuple[type[Any], type[Any]]:
     return LoopBoundPool, TrackingAsyncRedis
 
 
-def _topology_class(base: type[Any]) -> type[Any]:
-    """Return a subclass of *base* (an asyncio Cluster or Sentinel client) that journals."""
-    name = f"{base.__module__}.{base.__qualname__}"
-    if name in _CLASSES:
-        return _CLASSES[name]
+def _topology_client(client: Any) -> Any:
+    """Make *client* (an asyncio Cluster or Sentinel client) journal, from any event loop."""
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None:
+        # Sentinel: the master's pool and each sentinel's pool check the loop
+        # of a connection wherever one is taken (commands, WATCH, pub/sub).
+        pool.__class__ = _subclass("pool", type(pool), _loop_bound)
+        for sentinel in pool.sentinel_manager.sentinels:
+            inner = sentinel.connection_pool
+            inner.__class__ = _subclass("pool", type(inner), _loop_bound)
+    client.__class__ = _subclass("client", type(client), _tracking_topology_client)
+    return client
 
+
+def _reset_other_loops(client: Any) -> None:
+    """Reset the idle connections of *client* that another loop opened (in a running loop)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # a pipeline filled outside any loop: its execute() resets them
+        return
+    drop_connections_of_other_loops(client, loop)
+
+
+def _tracking_topology_client(base: type[Any]) -> type[Any]:
     class TrackingAsyncTopologyClient(base):  # type: ignore[misc]
         """An asyncio Cluster or Sentinel client whose writes are journaled first."""
 
@@ -107,41 +144,46 @@ def _topology_class(base: type[Any]) -> type[Any]:
         sync_twin: Any
 
         async def execute_command(self, *args: Any, **options: Any) -> Any:
-            # Its nodes' (or pools') connections may be another loop's.
-            drop_connections_of_other_loops(self, asyncio.get_running_loop())
+            # A cluster's nodes keep connections of their own, in no pool.
+            _reset_other_loops(self)
             args = self.journal.before_command(self.sync_twin, args)
             return await super().execute_command(*args, **options)
 
         def pipeline(self, *args: Any, **options: Any) -> Any:
             pipe = super().pipeline(*args, **options)
-            pipe.__class__ = _topology_pipeline_class(type(pipe))
+            pipe.__class__ = _subclass("pipeline", type(pipe), _tracking_topology_pipeline)
             pipe.journal, pipe.sync_twin, pipe.tracked_by = self.journal, self.sync_twin, self
             return pipe
 
-    _CLASSES[name] = TrackingAsyncTopologyClient
+        def pubsub(self, *args: Any, **options: Any) -> Any:
+            _reset_other_loops(self)
+            return super().pubsub(*args, **options)
+
     return TrackingAsyncTopologyClient
 
 
-def _topology_pipeline_class(base: type[Any]) -> type[Any]:
-    """Return a subclass of the pipeline class *base* that journals each queued write."""
-    name = f"pipeline:{base.__module__}.{base.__qualname__}"
-    if name in _CLASSES:
-        return _CLASSES[name]
-
+def _tracking_topology_pipeline(base: type[Any]) -> type[Any]:
     class TrackingAsyncTopologyPipeline(base):  # type: ignore[misc]
+        """A pipeline that journals each write it queues or runs at once (after WATCH)."""
+
         journal: KeyJournal
         sync_twin: Any
         tracked_by: Any
 
         def execute_command(self, *args: Any, **options: Any) -> Any:
+            _reset_other_loops(self.tracked_by)  # WATCH and what follows it run at once
             args = self.journal.before_command(self.sync_twin, args)
             return super().execute_command(*args, **options)
 
         async def execute(self, *args: Any, **options: Any) -> Any:
-            drop_connections_of_other_loops(self.tracked_by, asyncio.get_running_loop())
+            _reset_other_loops(self.tracked_by)
             return await super().execute(*args, **options)
 
-    _CLASSES[name] = TrackingAsyncTopologyPipeline
+        async def watch(self, *names: Any) -> Any:
+            # A cluster pipeline's WATCH takes a node connection itself.
+            _reset_other_loops(self.tracked_by)
+            return await super().watch(*names)
+
     return TrackingAsyncTopologyPipeline
 
 
@@ -206,6 +248,10 @@ def close_sockets(client: Any) -> None:
     """Close every connection of *client*, pooled or in use, from outside any loop."""
     for connection in _connections(client):
         _drop(connection)
+    if getattr(client, "_initialize", True) is False:
+        # A cluster client counts as open until it is closed (its __del__
+        # warns); its connections are closed now: so is it.
+        client._initialize = True
 
 
 def tracking_async_client(url: str, journal: KeyJournal, sync_twin: Any) -> Any:
@@ -223,8 +269,7 @@ def tracking_async_client(url: str, journal: KeyJournal, sync_twin: Any) -> Any:
         pool_class, client_class = _classes()
         client = client_class(connection_pool=pool_class.from_url(url))
     else:
-        client = connect_async(url, socket_timeout=TIMEOUT)
-        client.__class__ = _topology_class(type(client))
+        client = _topology_client(connect_async(url, socket_timeout=TIMEOUT))
     client.journal = journal
     client.sync_twin = sync_twin
     return client

@@ -105,6 +105,42 @@ def test_async_fixtures(panic_async_breaker, panic_async_redis, panic_clock, pan
     assert asyncio.run(write()) == b"changed"
     assert asyncio.run(panic_async_redis.get(CREATED)) == b"1"
     assert round(asyncio.run(panic_async_breaker.panic_duration_minutes()), 6) == 35.0
+
+
+def test_watch_transactions_and_pubsub_from_new_loops(panic_async_redis, panic_key_prefix):
+    key = f"{{panic_key_prefix}}:counter"
+
+    async def start():
+        await panic_async_redis.set(key, 1)
+
+    async def watched():
+        async with panic_async_redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(key)
+            value = int(await pipe.get(key))
+            pipe.multi()
+            pipe.set(key, value + 1)
+            await pipe.execute()
+        return await panic_async_redis.get(key)
+
+    async def add_one(pipe):
+        value = int(await pipe.get(key))
+        pipe.multi()
+        pipe.set(key, value + 1)
+
+    async def transaction():
+        await panic_async_redis.transaction(add_one, key)
+        return await panic_async_redis.get(key)
+
+    async def subscribed():
+        pubsub = panic_async_redis.pubsub()
+        await pubsub.subscribe(f"{{panic_key_prefix}}:channel")
+        message = await pubsub.get_message(timeout=2)
+        await pubsub.aclose()
+        return message["type"]
+
+    asyncio.run(start())
+    assert [asyncio.run(watched()), asyncio.run(transaction())] == [b"2", b"3"]
+    assert [asyncio.run(subscribed()) for _ in range(2)] == ["subscribe"] * 2
 """
 
 
@@ -124,7 +160,8 @@ def test_async_fixtures_on_a_topology(
         result = pytester.runpytest_subprocess(
             f"--panicquota-redis-url={url}", "-p", "no:randomly", "-W", "error"
         )
-        result.assert_outcomes(passed=1)
+        # Two tests: a client left open by the first would warn in the second.
+        result.assert_outcomes(passed=2)
         assert (admin.get(outside), admin.ttl(outside)) == (b"before", -1)
         assert admin.exists(created) == 0
         assert list(admin.scan_iter(match="panicquota-test:*")) == []
