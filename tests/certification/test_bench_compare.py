@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from panicquota.cli import main
+from panicquota.cli._bench import load_run
+from panicquota.errors import ConfigError
 
 #: bench-compare has no default control: the one of these test runs is named.
 COMPARE = ("bench-compare", "--control", "test_empty_call")
@@ -176,6 +178,23 @@ def test_a_file_that_is_not_benchmark_json(
         f"panicquota bench-compare: error: {str(other)!r} is not pytest-benchmark JSON "
         "(pytest --benchmark-json=PATH): KeyError: 'benchmarks'\n"
     )
+
+
+def test_a_file_that_is_not_utf8(
+    runs: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Bytes that are not UTF-8: a one-line error naming the file, in the CLI and load_run."""
+    other = tmp_path / "other.json"
+    other.write_bytes(b"\xff\xfe{}")
+    assert main([*COMPARE, str(other), str(runs / "old.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"panicquota bench-compare: error: {str(other)!r} is not pytest-benchmark JSON "
+        "(pytest --benchmark-json=PATH): UnicodeDecodeError: "
+    )
+    assert err.count("\n") == 1
+    with pytest.raises(ConfigError, match="is not pytest-benchmark JSON"):
+        load_run(other)
 
 
 def test_a_bad_budget_is_a_usage_error(runs: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -274,6 +274,9 @@ def test_a_count_does_not_depend_on_the_bytecode_caches_of_the_checkout() -> Non
     __pycache__ folders another process had written ran 13% more instructions
     (get_ttl on its snapshot: 12,688 against 11,234 compiled from source), so
     CI, whose tests leave those folders behind, counted what no other run did.
+    The checkout's own sources are used: the same steps on a copy in a
+    temporary folder did not show the difference. Deleting their __pycache__
+    is harmless to a process importing them meanwhile (it compiles instead).
     """
     spec = Count(
         "panicquota.breaker:VIXCircuitBreaker.get_ttl",
@@ -294,3 +297,15 @@ def test_a_count_does_not_depend_on_the_bytecode_caches_of_the_checkout() -> Non
     # system's listings moves what was allocated before the loop, and with it
     # a hash table's layout (0.13% once); the effect guarded against was 13%.
     assert with_caches.instructions == pytest.approx(from_source.instructions, rel=0.005)
+
+
+def test_a_counts_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 are a ConfigError naming the file, not a UnicodeDecodeError."""
+    path = tmp_path / "counts.json"
+    path.write_bytes(b"\xff\xfe{}")
+    with pytest.raises(ConfigError) as raised:
+        load_counts(path)
+    assert str(raised.value).startswith(
+        f"{str(path)!r} is not a panicquota counts file (pytest --panicquota-instructions=PATH): "
+        "UnicodeDecodeError: "
+    )

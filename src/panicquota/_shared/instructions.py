@@ -330,12 +330,10 @@ def load_counts(path: str | Path) -> tuple[dict[str, str], dict[str, float]]:
             that is not a positive number.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(f"cannot read {str(path)!r}: {error.strerror}") from None
-    try:
-        data = json.loads(text)
-    except ValueError as error:
+    except ValueError as error:  # not JSON, or not UTF-8
         raise _not_counts(path, error) from None
     return parse_counts(data, path)
 

@@ -185,7 +185,7 @@ class _RedisBase:
         if taken == 0:
             return None
         self._foreign(
-            key,
+            self.lease_key(key),  # remembered apart from a warning about the entry
             "not coalescing the fetches of %r across workers: its lease key %r holds a value "
             "that never expires, not a lease (the cache leaves it alone; each worker fetches)",
             key,

@@ -106,12 +106,10 @@ def load_run(path: str | Path, stat: str = "median") -> dict[str, float]:
             benchmark twice or holds a time that is not a positive number.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(f"cannot read {str(path)!r}: {error.strerror}") from None
-    try:
-        data = json.loads(text)
-    except ValueError as error:
+    except ValueError as error:  # not JSON, or not UTF-8
         raise _not_timings(path, error) from None
     return parse_run(data, path, stat)
 
@@ -218,7 +216,7 @@ def _read(path: str) -> _File:
     from panicquota._shared.instructions import FORMAT
 
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
         # The plugin writes no file when nothing was counted (no test selected,
         # valgrind missing and the test skipped): say so where it is read.
@@ -227,9 +225,7 @@ def _read(path: str) -> _File:
             "writes it only when a benchmark was counted; pytest --benchmark-json=PATH for "
             "timings)"
         ) from None
-    try:
-        data = json.loads(text)
-    except ValueError as error:
+    except ValueError as error:  # not JSON, or not UTF-8
         return _File(path, "other", error)
     if isinstance(data, dict) and data.get("format") == FORMAT:
         return _File(path, "counts", data)
