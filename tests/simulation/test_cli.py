@@ -347,12 +347,12 @@ def test_real_mode_from_the_command_line(
     scenario_file.write_text(windows.replace("duration_minutes = 8", ""), encoding="utf-8")
     json_path = tmp_path / "real.json"
     argv = ["simulate", "--scenario", str(scenario_file), "--real", "--workers", "2"]
-    assert main([*argv, "--wall-seconds", "1", "--json", str(json_path)]) == 0
+    assert main([*argv, "--wall-seconds", "4", "--json", str(json_path)]) == 0
     out = capsys.readouterr().out
     assert "cli: 20m 00s simulated, 2 workers x 7 rps, seed 3 (real)" in out
     assert "worker agreement: 100% (all " in out
     assert "/s across 2 processes against redis://127.0.0.1:6379/0 (keys panicquota:sim:" in out
-    # 20 simulated minutes in 1 wall second: a worker stalled for 50 ms by a busy
+    # 20 simulated minutes in 4 wall seconds: a worker stalled for 200 ms by a busy
     # machine skips a whole tier, so how many tiers (and alerts) a run sees
     # varies. What it promises: the panic is seen within its window (the trip),
     # gone by the end (the reset), and each alert is a rise to tier 3 or 4
