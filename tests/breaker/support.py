@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -40,6 +41,19 @@ def delete_prefix(client: Any, prefix: str) -> None:
     keys = list(client.scan_iter(match=f"{prefix}*", count=500))
     if keys:
         client.delete(*keys)
+
+
+def hang_reads(breaker: Any) -> threading.Event:
+    """Make the sync *breaker*'s reads hang until the returned event is set (10 s at most)."""
+    read = breaker._scripts["read"]
+    release = threading.Event()
+
+    def hung(**kwargs: Any) -> Any:
+        release.wait(10)
+        return read(**kwargs)
+
+    breaker._scripts["read"] = hung
+    return release
 
 
 def free_port() -> int:

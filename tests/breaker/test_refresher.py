@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +25,7 @@ from panicquota.breaker import (
 )
 from panicquota.clock import ManualClock
 
-from .support import T0
+from .support import T0, hang_reads
 
 PREFIX = "{pq:refresher}"
 FIVE_TRANSITIONS = [
@@ -430,14 +429,7 @@ def test_an_observer_raising_on_a_hung_read_reaches_no_call(
         metrics=Observer("store_up"),
     )
     breaker.get_ttl(60)
-    read = breaker._scripts["read"]
-    release = threading.Event()
-
-    def hung(**kwargs: Any) -> Any:
-        release.wait(10)
-        return read(**kwargs)
-
-    breaker._scripts["read"] = hung
+    release = hang_reads(breaker)
     breaker.get_ttl(60)  # starts the read that hangs
     time.sleep(0.15)  # past SLOW_READ: the next call reports the outage
     sources = [breaker.get_ttl(60)[2]["source"] for _ in range(3)]

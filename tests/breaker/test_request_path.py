@@ -37,7 +37,7 @@ from panicquota.breaker import (
 )
 
 from .slowlink import SlowLink
-from .support import RedisServer, free_port, unique_prefix
+from .support import RedisServer, free_port, hang_reads, unique_prefix
 
 LIGUE_1 = {"league": "Ligue 1"}
 #: The documented bound is max_wait (20 ms, pinned by
@@ -217,14 +217,7 @@ def test_a_hung_read_is_logged_once_and_later_calls_do_not_wait(
     monkeypatch.setattr(_sync, "SLOW_READ", 0.1)
     breaker = VIXCircuitBreaker(fakeredis.FakeRedis(), max_staleness=0)
     breaker.get_ttl(60)
-    read = breaker._scripts["read"]
-    release = threading.Event()
-
-    def hung(**kwargs: Any) -> Any:
-        release.wait(10)
-        return read(**kwargs)
-
-    breaker._scripts["read"] = hung
+    release = hang_reads(breaker)
     caplog.set_level(logging.WARNING, "panicquota.breaker")
     assert breaker.get_ttl(60)[2]["source"] == StateSource.STALE  # waited max_wait
     time.sleep(0.15)
