@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from panicquota._shared.event_loops import drop_connections_of_other_loops
+from panicquota._shared.event_loops import all_connections, drop_connections_of_other_loops
 from pytest_panicquota._journal import KeyJournal
 from pytest_panicquota._journal_servers import TIMEOUT, redis_py_url
 
@@ -187,22 +187,6 @@ def _tracking_topology_pipeline(base: type[Any]) -> type[Any]:
     return TrackingAsyncTopologyPipeline
 
 
-def _connections(client: Any) -> list[Any]:
-    """Return every connection *client* holds, idle or in use (standalone, Sentinel, Cluster)."""
-    found: list[Any] = []
-    pool = getattr(client, "connection_pool", None)
-    if pool is not None:
-        found += [*pool._available_connections, *pool._in_use_connections]
-        manager = getattr(pool, "sentinel_manager", None)
-        for sentinel in getattr(manager, "sentinels", None) or ():
-            found += _connections(sentinel)
-    nodes = getattr(client, "nodes_manager", None)
-    for table in ("nodes_cache", "startup_nodes"):
-        for node in (getattr(nodes, table, None) or {}).values():
-            found += getattr(node, "_connections", None) or ()
-    return list({id(connection): connection for connection in found}.values())
-
-
 def _drop(connection: Any) -> None:
     """Close *connection*'s socket, whether or not its event loop is still open."""
     writer = getattr(connection, "_writer", None)
@@ -246,7 +230,7 @@ async def _aclose(writer: Any) -> None:
 
 def close_sockets(client: Any) -> None:
     """Close every connection of *client*, pooled or in use, from outside any loop."""
-    for connection in _connections(client):
+    for connection in all_connections(client):
         _drop(connection)
     if getattr(client, "_initialize", True) is False:
         # A cluster client counts as open until it is closed (its __del__

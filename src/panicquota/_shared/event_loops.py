@@ -13,7 +13,12 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["drop_connections_of_other_loops", "idle_connections", "reset_connection"]
+__all__ = [
+    "all_connections",
+    "drop_connections_of_other_loops",
+    "idle_connections",
+    "reset_connection",
+]
 
 
 def drop_connections_of_other_loops(client: Any, loop: asyncio.AbstractEventLoop) -> None:
@@ -35,15 +40,32 @@ def drop_connections_of_other_loops(client: Any, loop: asyncio.AbstractEventLoop
 
 def idle_connections(client: Any) -> Iterator[Any]:
     """Yield the idle connections of *client*'s pools (standalone, Sentinel, cluster)."""
+    yield from _connections(client, ("_available_connections",), "_free")
+
+
+def all_connections(client: Any) -> list[Any]:
+    """Return every connection *client* holds, idle or in use, each once."""
+    found = _connections(client, ("_available_connections", "_in_use_connections"), "_connections")
+    return list({id(connection): connection for connection in found}.values())
+
+
+def _connections(client: Any, pool_lists: tuple[str, ...], node_list: str) -> Iterator[Any]:
+    """Yield the connections in *client*'s pools' *pool_lists* and its nodes' *node_list*.
+
+    The same places in redis-py's and valkey-py's asyncio clients: a standalone
+    or Sentinel master pool, the pools of the Sentinel clients that find the
+    master, and every node of a cluster client.
+    """
     pool = getattr(client, "connection_pool", None)
-    yield from list(getattr(pool, "_available_connections", None) or ())
+    for name in pool_lists:
+        yield from list(getattr(pool, name, None) or ())
     manager = getattr(pool, "sentinel_manager", None)
     for sentinel in list(getattr(manager, "sentinels", None) or ()):
-        yield from idle_connections(sentinel)
+        yield from _connections(sentinel, pool_lists, node_list)
     nodes = getattr(client, "nodes_manager", None)
     for table in ("nodes_cache", "startup_nodes"):
         for node in list((getattr(nodes, table, None) or {}).values()):
-            yield from list(getattr(node, "_free", None) or ())
+            yield from list(getattr(node, node_list, None) or ())
 
 
 def reset_connection(connection: Any, writer: Any) -> None:
